@@ -1,0 +1,387 @@
+"""The imperative shell of a build: config → sources → entries → merge → writers → output.
+
+Everything with side effects happens here, in this order, so that a failure at any
+step leaves the previous outputs and state as they were:
+
+1. collect every source (a failing source becomes an error in its result);
+2. assemble entries, first-seen dates and metadata, and render every format in memory;
+3. commit the state in one transaction;
+4. publish each file atomically, only if its bytes changed.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from feedloom.config import FeedConfig
+from feedloom.errors import SourceError
+from feedloom.model import Author, Entry, Feed, FeedMeta
+from feedloom.output import publish
+from feedloom.sources import Adapter, CollectContext, SourceResult, adapter_class
+from feedloom.store import SourceStatus, Store
+
+if TYPE_CHECKING:
+    from feedloom.fetch import Fetcher
+
+__all__ = ["BuildReport", "FeedReport", "build_feeds", "prepare"]
+
+log = logging.getLogger("feedloom.build")
+
+
+@dataclass(frozen=True, slots=True)
+class FeedReport:
+    """The outcome of building one feed."""
+
+    name: str
+    entries: int = 0
+    new: int = 0
+    written: tuple[str, ...] = ()
+    unchanged: tuple[str, ...] = ()
+    failed_sources: tuple[tuple[str, str], ...] = ()
+    warnings: tuple[str, ...] = ()
+    sources: int = 0
+    duration: float = 0.0
+    error: str | None = None
+    exit_code: int = 0
+
+    @property
+    def changed(self) -> bool:
+        """True when any output file was (re)written."""
+        return bool(self.written)
+
+
+@dataclass(frozen=True, slots=True)
+class BuildReport:
+    """The outcome of a whole build."""
+
+    feeds: tuple[FeedReport, ...] = field(default_factory=tuple)
+
+    @property
+    def exit_code(self) -> int:
+        """The first non-zero feed exit code, else 0."""
+        return next((f.exit_code for f in self.feeds if f.exit_code), 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A feed config with its adapters built (all config errors surface before any build)."""
+
+    config: FeedConfig
+    adapters: tuple[Adapter, ...]
+
+
+def prepare(configs: Sequence[FeedConfig]) -> list[Prepared]:
+    """Validate every source table into an adapter.
+
+    Raises:
+        ConfigError: for the first invalid source table.
+    """
+    prepared = []
+    for config in configs:
+        adapters = []
+        for sc in config.sources:
+            adapter = adapter_class(sc.type).from_config(sc.table, config)
+            sc.table.done()
+            adapters.append(adapter)
+        prepared.append(Prepared(config, tuple(adapters)))
+    return prepared
+
+
+class _LazyFetcher:
+    """Creates the HTTP fetcher on first use, so page-only builds never import requests."""
+
+    def __init__(self) -> None:
+        self._fetcher: Fetcher | None = None
+
+    def __call__(self) -> Fetcher:
+        if self._fetcher is None:
+            from feedloom.fetch import Fetcher
+
+            self._fetcher = Fetcher()
+        return self._fetcher
+
+    def close(self) -> None:
+        if self._fetcher is not None:
+            self._fetcher.close()
+
+
+def build_feeds(
+    configs: Sequence[FeedConfig],
+    *,
+    output_dir: Path,
+    store: Store,
+    now: datetime | None = None,
+    force: bool = False,
+    only: Sequence[str] | None = None,
+) -> BuildReport:
+    """Build every feed in ``configs`` (or those named in ``only``) into ``output_dir``.
+
+    Raises:
+        ConfigError: before anything is read or written, for any invalid config.
+        WriteError, StoreError: when output or state cannot be written.
+    """
+    now = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    prepared = prepare(configs)
+    if only:
+        prepared = [p for p in prepared if p.config.name in only]
+    fetcher = _LazyFetcher()
+    reports = []
+    try:
+        for p in prepared:
+            reports.append(
+                _build_one(
+                    p, output_dir=output_dir, store=store, now=now, force=force, fetcher=fetcher
+                )
+            )
+    finally:
+        fetcher.close()
+    _write_index(configs, output_dir)
+    return BuildReport(tuple(reports))
+
+
+def _build_one(
+    p: Prepared,
+    *,
+    output_dir: Path,
+    store: Store,
+    now: datetime,
+    force: bool,
+    fetcher: _LazyFetcher,
+) -> FeedReport:
+    started = time.monotonic()
+    config = p.config
+    ctx = CollectContext(feed=config, now=now, store=store, fetcher=fetcher, force=force)
+    results = _collect(p.adapters, ctx)
+    failed = tuple((r.location, str(r.error)) for r in results if r.error is not None)
+    warnings = tuple(w for r in results for w in r.warnings)
+    if failed and len(failed) == len(results):
+        # Nothing succeeded: keep the previous outputs rather than publish stale history as news.
+        with store.transaction():
+            _record_status(store, config, results, now, {})
+        return FeedReport(
+            name=config.name,
+            failed_sources=failed,
+            warnings=warnings,
+            sources=len(results),
+            duration=time.monotonic() - started,
+            error="every source failed; outputs left unchanged",
+            exit_code=SourceError.exit_code,
+        )
+    groups, new_seen, counts = _assemble(p.adapters, results, store, now)
+    feed = _make_feed(config, results, groups, now)
+    rendered = {fmt: feed.render(fmt) for fmt in config.formats}
+    with store.transaction():
+        for adapter, result, group in zip(p.adapters, results, groups, strict=True):
+            if result.error is None and not result.unchanged:
+                store.put_history(result.key, group, now)
+                if not adapter.keeps_history:
+                    _drop_missing_history(store, result.key, group)
+                else:
+                    cutoff = now - config.retention.max_age if config.retention.max_age else None
+                    store.prune_history(
+                        result.key, keep=config.retention.max_entries, older_than=cutoff
+                    )
+            for url, state in result.http_state.items():
+                store.put_http_state(url, state)
+        for key, times in new_seen.items():
+            store.record_seen(key, times)
+        _record_status(store, config, results, now, counts)
+    written, unchanged = [], []
+    from feedloom.writers import FORMATS
+
+    for fmt, data in rendered.items():
+        target = output_dir / f"{config.name}{FORMATS[fmt]}"
+        (written if publish(target, data) else unchanged).append(fmt)
+    exit_code = SourceError.exit_code if failed and config.fail_on_source_error else 0
+    return FeedReport(
+        name=config.name,
+        entries=len(feed.entries),
+        new=sum(len(t) for t in new_seen.values()),
+        written=tuple(written),
+        unchanged=tuple(unchanged),
+        failed_sources=failed,
+        warnings=warnings,
+        sources=len(results),
+        duration=time.monotonic() - started,
+        exit_code=exit_code,
+    )
+
+
+def _collect(adapters: Sequence[Adapter], ctx: CollectContext) -> list[SourceResult]:
+    """Collect every source, one batch per adapter type, keeping config order."""
+    by_type: dict[type[Adapter], list[int]] = defaultdict(list)
+    for i, a in enumerate(adapters):
+        by_type[type(a)].append(i)
+    results: list[SourceResult | None] = [None] * len(adapters)
+    for cls, indexes in by_type.items():
+        batch = cls.collect_all([adapters[i] for i in indexes], ctx)
+        for i, r in zip(indexes, batch, strict=True):
+            results[i] = r
+    return [r for r in results if r is not None]
+
+
+def _assemble(
+    adapters: Sequence[Adapter], results: Sequence[SourceResult], store: Store, now: datetime
+) -> tuple[list[list[Entry]], dict[str, dict[str, datetime]], dict[str, int]]:
+    """Per source: the entries to merge (current, history, or both) with dates filled in."""
+    groups: list[list[Entry]] = []
+    new_seen: dict[str, dict[str, datetime]] = {}
+    counts: dict[str, int] = {}
+    for adapter, result in zip(adapters, results, strict=True):
+        if result.error is not None or result.unchanged:
+            entries = store.history(result.key)
+        elif adapter.keeps_history:
+            current = {e.id: e for e in result.entries}
+            entries = list(current.values()) + [
+                e for e in store.history(result.key) if e.id not in current
+            ]
+        else:
+            entries = list(result.entries)
+        entries = list({e.id: e for e in reversed(entries)}.values())[
+            ::-1
+        ]  # unique ids, first wins
+        known = store.first_seen(result.key, [e.id for e in entries])
+        fresh = {e.id: _first_seen_time(e, now) for e in entries if e.id not in known}
+        seen = {**known, **fresh}
+        groups.append([e if e.published else e.evolve(published=seen[e.id]) for e in entries])
+        if fresh:
+            new_seen[result.key] = fresh
+        counts[result.key] = len(entries)
+    return groups, new_seen, counts
+
+
+def _first_seen_time(entry: Entry, now: datetime) -> datetime:
+    # Entries first seen in the same build share a clock; a ranked entry is dated
+    # one second earlier per rank, so readers that sort by date show the page's order.
+    if entry.rank is not None:
+        return now - timedelta(seconds=entry.rank - 1)
+    return now
+
+
+def _drop_missing_history(store: Store, key: str, current: Sequence[Entry]) -> None:
+    store.prune_history(key, keep=max(len(current), 1), older_than=None)
+
+
+def _make_feed(
+    config: FeedConfig,
+    results: Sequence[SourceResult],
+    groups: Sequence[Sequence[Entry]],
+    now: datetime,
+) -> Feed:
+    from feedloom.merge import Filters, MergeOptions, merge
+
+    adapters_limits = []
+    filtered_groups = []
+    for result, group in zip(results, groups, strict=True):
+        limit = result.meta.get("limit")
+        adapters_limits.append(limit if isinstance(limit, int) else None)
+        inc, exc = result.meta.get("include", ()), result.meta.get("exclude", ())
+        if inc or exc:
+            flt = Filters(include=tuple(inc), exclude=tuple(exc))
+            group = [e for e in group if flt.matches(e)]
+        filtered_groups.append(group)
+    options = MergeOptions(
+        limit=config.limit,
+        max_age=config.max_age,
+        filters=Filters(include=config.include, exclude=config.exclude),
+        dedupe_titles=config.dedupe_titles,
+    )
+    entries = merge(filtered_groups, now=now, options=options, per_source_limits=adapters_limits)
+    hints: dict[str, object] = {}
+    for r in results:  # the first source that offers a fact wins
+        for k, v in r.meta.items():
+            hints.setdefault(k, v)
+    dates = [d for e in entries for d in (e.updated, e.published) if d is not None]
+    authors: tuple[Author, ...] = ()
+    if config.author_name or config.author_email:
+        authors = (Author(name=config.author_name, email=config.author_email),)
+    title = config.title or str(hints.get("title") or config.name)
+    meta = FeedMeta(
+        id=config.feed_id,
+        title=title,
+        link=config.site_url,
+        description=config.description or str(hints.get("description") or title),
+        language=config.language,
+        rights=_opt_str(hints.get("rights")),
+        authors=authors,
+        contact=config.author_email or _opt_str(hints.get("contact")),
+        ttl=config.ttl,
+        updated=max(dates) if dates else None,
+        self_urls=config.self_urls(),
+        hub=config.hub,
+        name=config.name,
+    )
+    return Feed(meta, entries)
+
+
+def _opt_str(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _record_status(
+    store: Store,
+    config: FeedConfig,
+    results: Sequence[SourceResult],
+    now: datetime,
+    counts: dict[str, int],
+) -> None:
+    for r in results:
+        previous = store.status(r.key)
+        store.put_status(
+            SourceStatus(
+                source=r.key,
+                feed=config.name,
+                kind=r.kind,
+                location=r.location,
+                last_attempt=now,
+                last_success=now
+                if r.error is None
+                else (previous.last_success if previous else None),
+                http_status=r.http_status,
+                entries=counts.get(r.key, previous.entries if previous else None),
+                last_error=None if r.error is None else str(r.error),
+                next_fetch=r.next_fetch,
+            )
+        )
+
+
+def _write_index(configs: Sequence[FeedConfig], output_dir: Path) -> None:
+    """Write ``index.html`` listing every feed that has been built."""
+    try:
+        from feedloom.writers.html import render_index
+    except ImportError:  # pragma: no cover - the HTML writer is part of the package
+        return
+    metas = [
+        FeedMeta(
+            id=c.feed_id,
+            title=c.title or c.name,
+            link=c.site_url,
+            description=c.description or "",
+            language=c.language,
+            self_urls=c.self_urls(),
+            name=c.name,
+        )
+        for c in configs
+    ]
+    publish(output_dir / "index.html", render_index(metas))
+
+
+def describe(report: FeedReport) -> str:
+    """The one stderr line per feed."""
+    if report.error:
+        return f"{report.name}: FAILED: {report.error}"
+    state = "written " + ",".join(report.written) if report.written else "unchanged"
+    line = (
+        f"{report.name}: {report.entries} entries, {report.new} new, {state}"
+        f" ({report.duration:.2f}s)"
+    )
+    if report.failed_sources:
+        line += f", {len(report.failed_sources)} of {report.sources} sources failed"
+    return line

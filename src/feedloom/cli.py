@@ -1,0 +1,296 @@
+"""The ``feedloom`` command line: a thin layer over the library.
+
+Exit codes (also in the README):
+  0 success · 1 unexpected feedloom error · 2 bad usage or config · 3 a source failed
+  (every source of a feed, or any with ``fail_on_source_error``) · 4 output not
+  writable · 5 state store unusable · 75 another feedloom holds the state lock.
+
+Heavy modules (requests, feedgen, APScheduler, waitress) are imported inside the
+commands that need them: cron pays the CLI's import time on every run.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from feedloom import __version__
+from feedloom.errors import ConfigError, FeedloomError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DEFAULT_FEEDS = Path("feeds")
+DEFAULT_OUTPUT = Path("output")
+DEFAULT_STATE = Path(".feedloom/state.sqlite")
+
+
+def _fail(exc: FeedloomError, debug: bool) -> None:
+    if debug:
+        traceback.print_exception(exc)
+    click.echo(f"feedloom: error: {exc}", err=True)
+    sys.exit(exc.exit_code)
+
+
+def handle_errors(func: F) -> F:
+    """Turn FeedloomError into a one-line message and its exit code (traceback with --debug)."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        debug = bool(click.get_current_context().find_root().params.get("debug"))
+        try:
+            return func(*args, **kwargs)
+        except FeedloomError as exc:
+            _fail(exc, debug)
+        return None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def resolve_now(now: str | None) -> datetime | None:
+    """The build clock: ``--now`` (ISO 8601), else ``SOURCE_DATE_EPOCH``, else None (real time).
+
+    Raises:
+        ConfigError: for a malformed value.
+    """
+    if now:
+        try:
+            value = datetime.fromisoformat(now.replace("Z", "+00:00"))
+        except ValueError:
+            raise ConfigError(
+                f"expected an ISO 8601 time like 2025-01-01T08:00:00+08:00, got {now!r}",
+                key="--now",
+            ) from None
+        if value.tzinfo is None:
+            raise ConfigError(f"expected a time with a UTC offset, got {now!r}", key="--now")
+        return value.astimezone(UTC)
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch:
+        try:
+            return datetime.fromtimestamp(int(epoch), UTC)
+        except (ValueError, OverflowError):
+            raise ConfigError(
+                f"expected integer seconds since 1970, got {epoch!r}", key="SOURCE_DATE_EPOCH"
+            ) from None
+    return None
+
+
+feeds_option = click.option(
+    "--feeds",
+    "feeds_dir",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_FEEDS,
+    show_default=True,
+    help="Folder of feed files (*.toml).",
+)
+output_option = click.option(
+    "--output",
+    "output_dir",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_OUTPUT,
+    show_default=True,
+    help="Folder the feeds are written to.",
+)
+state_option = click.option(
+    "--state",
+    "state_path",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_STATE,
+    show_default=True,
+    help="SQLite state file (first-seen dates, HTTP caching, history).",
+)
+wait_option = click.option(
+    "--wait",
+    type=click.FloatRange(min=0),
+    default=10.0,
+    show_default=True,
+    help="Seconds to wait for another feedloom holding the state lock.",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="feedloom")
+@click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Log line format (json: one object per line).",
+)
+def main(debug: bool, log_format: str) -> None:
+    """Publish pages as RSS 2.0, Atom 1.0 and JSON Feed, and merge external feeds."""
+    from feedloom.logs import configure_logging
+
+    configure_logging(log_format, "DEBUG" if debug else "INFO")
+
+
+@main.command()
+@feeds_option
+@output_option
+@state_option
+@wait_option
+@click.option("--now", help="Build clock (ISO 8601); default SOURCE_DATE_EPOCH or the real time.")
+@click.option("--force", is_flag=True, help="Fetch external feeds even when backing off.")
+@click.argument("only", nargs=-1)
+@handle_errors
+def build(
+    feeds_dir: Path,
+    output_dir: Path,
+    state_path: Path,
+    wait: float,
+    now: str | None,
+    force: bool,
+    only: tuple[str, ...],
+) -> None:
+    """Build every feed in --feeds (or only the named ones) once, then exit (for cron)."""
+    from feedloom.runner import run_build
+
+    report = run_build(
+        feeds_dir=feeds_dir,
+        output_dir=output_dir,
+        state_path=state_path,
+        now=resolve_now(now),
+        force=force,
+        only=only,
+        wait=wait,
+    )
+    sys.exit(report.exit_code)
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--timezone", default="UTC", show_default=True, help="Timezone for dates without an offset."
+)
+@handle_errors
+def check(files: tuple[Path, ...], timezone: str) -> None:
+    """Parse feed files (ours or anyone's) and report problems."""
+    from feedloom.checking import check_files
+
+    sys.exit(check_files(files, timezone=timezone))
+
+
+@main.command()
+@click.argument("sources", nargs=-1, required=True)
+@click.option(
+    "-o",
+    "--output",
+    "output_file",
+    type=click.Path(path_type=Path),
+    help="Write here instead of stdout.",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["rss", "atom", "json"]), default="rss", show_default=True
+)
+@click.option("--limit", type=click.IntRange(min=1), help="Keep at most N entries.")
+@click.option("--title", default="Merged feed", show_default=True, help="Title of the merged feed.")
+@click.option("--link", default=None, help="Home page URL of the merged feed.")
+@click.option(
+    "--dedupe-titles", is_flag=True, help="Also merge entries with near-identical titles."
+)
+@click.option("--now", help="Clock for undated entries (ISO 8601).")
+@handle_errors
+def merge(
+    sources: tuple[str, ...],
+    output_file: Path | None,
+    fmt: str,
+    limit: int | None,
+    title: str,
+    link: str | None,
+    dedupe_titles: bool,
+    now: str | None,
+) -> None:
+    """Merge feeds (URLs or files) into one, ad hoc; failing sources are reported on stderr."""
+    from feedloom.api import merge_feeds
+    from feedloom.output import publish
+
+    feed = merge_feeds(
+        list(sources),
+        limit=limit,
+        title=title,
+        link=link,
+        dedupe_titles=dedupe_titles,
+        now=resolve_now(now),
+    )
+    for err in feed.errors:
+        click.echo(f"feedloom: warning: {err}", err=True)
+    data = feed.render(fmt)
+    if output_file is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    else:
+        publish(output_file, data)
+    if feed.errors and len(feed.errors) == len(sources):
+        sys.exit(3)
+
+
+@main.command()
+@feeds_option
+@state_option
+@handle_errors
+def status(feeds_dir: Path, state_path: Path) -> None:
+    """List each source: last fetch, HTTP status, entries, last error, next allowed fetch."""
+    from feedloom.runner import source_statuses
+
+    rows = source_statuses(feeds_dir=feeds_dir, state_path=state_path)
+    if not rows:
+        click.echo("no sources have been built yet")
+        return
+    for row in rows:
+        click.echo(row)
+
+
+@main.command()
+@feeds_option
+@output_option
+@state_option
+@wait_option
+@click.option("--force", is_flag=True, help="Ignore external feeds' freshness hints and backoff.")
+@handle_errors
+def run(feeds_dir: Path, output_dir: Path, state_path: Path, wait: float, force: bool) -> None:
+    """Run as a service: rebuild each feed on its schedule until SIGTERM/SIGINT."""
+    from feedloom.runner import run_service
+
+    sys.exit(
+        run_service(
+            feeds_dir=feeds_dir,
+            output_dir=output_dir,
+            state_path=state_path,
+            wait=wait,
+            force=force,
+        )
+    )
+
+
+@main.command()
+@output_option
+@feeds_option
+@state_option
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
+@click.option("--schedule", is_flag=True, help="Also run the scheduler in this process.")
+@handle_errors
+def serve(
+    output_dir: Path, feeds_dir: Path, state_path: Path, host: str, port: int, schedule: bool
+) -> None:
+    """Serve --output to feed readers (ETag/304, gzip), optionally rebuilding on schedule."""
+    from feedloom.runner import serve_output
+
+    sys.exit(
+        serve_output(
+            output_dir=output_dir,
+            feeds_dir=feeds_dir,
+            state_path=state_path,
+            host=host,
+            port=port,
+            schedule=schedule,
+        )
+    )

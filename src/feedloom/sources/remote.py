@@ -1,0 +1,217 @@
+"""The ``feed`` source: an external RSS/Atom/JSON feed, from a URL or a local file.
+
+Fetching runs in parallel for all ``feed`` sources of a build (see
+:meth:`FeedSource.collect_all`); parsing happens in this thread as results arrive.
+A failing source becomes an error in its :class:`SourceResult`, never an exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from feedloom.errors import ParseError, SourceError
+from feedloom.sources import Adapter, CollectContext, SourceResult
+
+if TYPE_CHECKING:
+    from feedloom.config import FeedConfig, Table
+    from feedloom.parse import ParsedFeed
+
+__all__ = ["FeedSource"]
+
+
+@dataclass(eq=False)
+class FeedSource(Adapter):
+    """An external feed merged into a published feed."""
+
+    type: ClassVar[str] = "feed"
+    keeps_history: ClassVar[bool] = True
+
+    url: str | None
+    path: Path | None
+    name: str | None
+    encoding: str | None
+    timezone: ZoneInfo
+    limit: int | None = None
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+
+    @classmethod
+    def from_config(cls, table: Table, feed: FeedConfig) -> FeedSource:
+        """Read ``url`` (http(s) URL or a path relative to the feed file), ``name``,
+        ``encoding``, ``timezone``, ``limit``, ``include`` and ``exclude``."""
+        raw = table.str("url", required=True)
+        scheme = urlsplit(raw).scheme.lower()
+        url: str | None = None
+        path: Path | None = None
+        if scheme in ("http", "https"):
+            if not urlsplit(raw).netloc:
+                raise table.error(
+                    "url", f"expected an absolute http(s) URL or a file path, got {raw!r}"
+                )
+            url = raw
+        elif scheme in ("", "file") or len(scheme) == 1:  # a Windows drive letter is not a scheme
+            path = (table.path.parent / raw.removeprefix("file://")).resolve()
+        else:
+            raise table.error(
+                "url", f"expected an http(s) URL or a file path, got scheme {scheme!r}"
+            )
+        encoding = table.str("encoding")
+        if encoding:
+            import codecs
+
+            try:
+                codecs.lookup(encoding)
+            except LookupError:
+                raise table.error("encoding", f"unknown encoding {encoding!r}") from None
+        include, exclude = table.str_list("include"), table.str_list("exclude")
+        from feedloom.merge import Filters
+
+        table.convert("include", lambda p: Filters(include=p).compile(), include)
+        table.convert("exclude", lambda p: Filters(exclude=p).compile(), exclude)
+        return cls(
+            url=url,
+            path=path,
+            name=table.str("name"),
+            encoding=encoding,
+            timezone=table.timezone("timezone", feed.timezone.key),
+            limit=table.int("limit", None, minimum=1),
+            include=include,
+            exclude=exclude,
+        )
+
+    @property
+    def location(self) -> str:
+        """The URL or file path, for messages."""
+        return self.url or str(self.path)
+
+    @property
+    def key(self) -> str:
+        return f"feed:{self.location}"
+
+    def _meta(self) -> dict[str, Any]:
+        return {"limit": self.limit, "include": self.include, "exclude": self.exclude}
+
+    def _parsed(
+        self,
+        data: bytes,
+        ctx: CollectContext,
+        *,
+        url: str,
+        headers: dict[str, str] | None,
+        **extra: Any,
+    ) -> SourceResult:
+        from feedloom.parse import parse_bytes
+
+        try:
+            parsed: ParsedFeed = parse_bytes(
+                data,
+                url=url,
+                headers=headers,
+                encoding=self.encoding,
+                timezone=self.timezone,
+                now=ctx.now,
+                source_name=self.name,
+            )
+        except SourceError as exc:
+            return SourceResult(
+                key=self.key,
+                kind=self.type,
+                location=self.location,
+                error=exc,
+                meta=self._meta(),
+                **extra,
+            )
+        return SourceResult(
+            key=self.key,
+            kind=self.type,
+            location=self.location,
+            entries=parsed.entries,
+            warnings=tuple(f"{self.location}: {w}" for w in parsed.warnings),
+            meta=self._meta(),
+            **extra,
+        )
+
+    def collect(self, ctx: CollectContext) -> SourceResult:
+        return self.collect_all([self], ctx)[0]
+
+    @classmethod
+    def collect_all(cls, adapters: Sequence[Adapter], ctx: CollectContext) -> list[SourceResult]:
+        """Read local files directly; fetch every URL in parallel, then parse each body."""
+        sources = [a for a in adapters if isinstance(a, FeedSource)]
+        results: dict[int, SourceResult] = {}
+        remote = [(i, s) for i, s in enumerate(sources) if s.url is not None]
+        for i, s in enumerate(sources):
+            if s.path is not None:
+                results[i] = s._collect_file(ctx)
+        if remote:
+            from feedloom.fetch import HttpState
+
+            jobs = []
+            for _, s in remote:
+                assert s.url is not None
+                stored = ctx.store.http_state(s.url)
+                state = HttpState.from_dict(stored) if stored else None
+                jobs.append((s.url, state))
+            outcomes = ctx.fetcher().fetch_many(jobs, now=ctx.now, force=ctx.force)
+            for (i, s), outcome in zip(remote, outcomes, strict=True):
+                results[i] = s._from_outcome(outcome, ctx)
+        return [results[i] for i in range(len(sources))]
+
+    def _collect_file(self, ctx: CollectContext) -> SourceResult:
+        assert self.path is not None
+        try:
+            data = self.path.read_bytes()
+        except OSError as exc:
+            err = SourceError(f"cannot read the feed file ({exc.strerror})", path=str(self.path))
+            return SourceResult(
+                key=self.key, kind=self.type, location=self.location, error=err, meta=self._meta()
+            )
+        return self._parsed(data, ctx, url=self.path.as_uri(), headers=None)
+
+    def _from_outcome(self, outcome: Any, ctx: CollectContext) -> SourceResult:
+        assert self.url is not None
+        state = outcome.state
+        extra: dict[str, Any] = {
+            "http_state": {self.url: state.to_dict()},
+            "http_status": state.last_status,
+            "next_fetch": state.next_fetch,
+        }
+        if outcome.kind == "fetched":
+            result = outcome.result
+            if not result.body:
+                err = ParseError("the server sent an empty body", url=self.url)
+                return SourceResult(
+                    key=self.key,
+                    kind=self.type,
+                    location=self.location,
+                    error=err,
+                    meta=self._meta(),
+                    **extra,
+                )
+            return self._parsed(
+                result.body, ctx, url=result.final_url, headers=dict(result.headers), **extra
+            )
+        if outcome.kind == "failed":
+            return SourceResult(
+                key=self.key,
+                kind=self.type,
+                location=self.location,
+                error=outcome.error,
+                meta=self._meta(),
+                **extra,
+            )
+        warnings = (f"{self.url}: skipped: {outcome.reason}",) if outcome.kind == "skipped" else ()
+        return SourceResult(
+            key=self.key,
+            kind=self.type,
+            location=self.location,
+            unchanged=True,
+            warnings=warnings,
+            meta=self._meta(),
+            **extra,
+        )
