@@ -64,6 +64,7 @@ def output(tmp_path: Path) -> Path:
     _write(out / ".git" / "config.txt", b"secret\n")
     _write(out / "data.sqlite", b"not served by suffix\n")
     _write(out / "script.py", b"print('no')\n")
+    _write(out / "README.md", b"# output/\n")
     (out / ".feedloom").mkdir()
     db = sqlite3.connect(out / ".feedloom" / "state.sqlite")
     try:
@@ -397,6 +398,7 @@ def test_other_methods_are_405(session, server, method) -> None:
         "/pipe.xml",
         "/data.sqlite",
         "/script.py",
+        "/README.md",
         "/missing.xml",
         "/%ff.xml",
         "/" + "a" * 5000 + ".xml",

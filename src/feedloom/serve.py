@@ -64,17 +64,16 @@ logger = logging.getLogger("feedloom.serve")
 #: Seconds for ``Cache-Control: max-age`` when the caller gives none for a file.
 DEFAULT_MAX_AGE = 300
 
-#: The only suffixes served, and their types. Feeds use their registered media types
-#: (RFC 4287 for Atom, the JSON Feed 1.1 spec); ``.txt``/``.md`` are served as plain text
-#: so a ``robots.txt`` or a published README can sit beside the feeds.
+#: The only suffixes served, and their types: what ``feedloom build`` writes, with their
+#: registered media types (RFC 4287 for Atom, JSON Feed 1.1), plus ``.txt`` so an
+#: operator can add a ``robots.txt``. ``.md`` is left out on purpose: ``output/README.md``
+#: is a note for developers, not something to publish.
 CONTENT_TYPES: dict[str, str] = {
     ".xml": "application/rss+xml; charset=utf-8",
-    ".rss": "application/rss+xml; charset=utf-8",
     ".atom": "application/atom+xml; charset=utf-8",
     ".json": "application/feed+json; charset=utf-8",
     ".html": "text/html; charset=utf-8",
     ".txt": "text/plain; charset=utf-8",
-    ".md": "text/plain; charset=utf-8",
 }
 
 _ALLOW = "GET, HEAD"
