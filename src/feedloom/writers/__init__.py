@@ -1,0 +1,211 @@
+"""Output writers: one :class:`~feedloom.model.Feed` in, the bytes of one format out.
+
+Every format is rendered from the same prepared feed (:func:`prepare`), so RSS,
+Atom, JSON Feed and HTML always carry the same entries, ids, titles and dates, in
+``feed.entries`` order. Writers are pure and deterministic: the same ``Feed`` gives
+the same bytes on every run and machine, so a rebuild with nothing new changes no
+file. Nothing here reads the clock.
+
+Public: :data:`FORMATS`, :data:`MEDIA_TYPES`, :func:`render`. The other names are
+shared by the format modules of this package only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from feedloom.model import Enclosure, Entry, Feed, FeedMeta, SourceRef, utc
+from feedloom.textutil import clean_text
+
+__all__ = ["FORMATS", "MEDIA_TYPES", "render"]
+
+#: Output format name -> file suffix of the written file.
+FORMATS: dict[str, str] = {"rss": ".xml", "atom": ".atom", "json": ".json", "html": ".html"}
+
+#: Output format name -> media type to serve it with.
+MEDIA_TYPES: dict[str, str] = {
+    "rss": "application/rss+xml",
+    "atom": "application/atom+xml",
+    "json": "application/feed+json",
+    "html": "text/html",
+}
+
+# Format -> (module, function). Modules are imported on first use so that
+# `import feedloom` does not pay for feedgen/lxml when nothing is rendered.
+_WRITERS: dict[str, tuple[str, str]] = {
+    "rss": ("feedloom.writers.xml", "render_rss"),
+    "atom": ("feedloom.writers.xml", "render_atom"),
+    "json": ("feedloom.writers.jsonfeed", "render"),
+    "html": ("feedloom.writers.html", "render"),
+}
+
+#: The date written when a feed has no date at all: fixed, so output stays stable.
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+# Media type for an enclosure whose type is unknown: RSS and JSON Feed require one.
+DEFAULT_ENCLOSURE_TYPE = "application/octet-stream"
+
+_T = TypeVar("_T")
+
+
+def render(feed: Feed, fmt: str) -> bytes:
+    """Render ``feed`` to the bytes of one output format.
+
+    Args:
+        feed: metadata and entries; entries are written in this order.
+        fmt: one of the keys of :data:`FORMATS` (``rss``, ``atom``, ``json``, ``html``).
+
+    Returns:
+        UTF-8 bytes, identical for identical input.
+
+    Raises:
+        ValueError: if ``fmt`` is not a known format.
+    """
+    try:
+        module_name, func_name = _WRITERS[fmt]
+    except KeyError:
+        known = ", ".join(sorted(_WRITERS))
+        raise ValueError(f"unknown output format {fmt!r}; expected one of: {known}") from None
+    writer: Callable[[Feed], bytes] = getattr(importlib.import_module(module_name), func_name)
+    return writer(feed)
+
+
+# --- shared by the format modules -------------------------------------------------
+
+
+def _clean(value: _T) -> _T:
+    """Return ``value`` with XML-illegal characters removed from every string in it.
+
+    Walks the model's frozen dataclasses, tuples and mappings; other values pass.
+    """
+    if isinstance(value, str):
+        return clean_text(value)  # type: ignore[return-value]
+    if isinstance(value, tuple):
+        return tuple(_clean(v) for v in value)  # type: ignore[return-value]
+    if isinstance(value, Mapping):
+        return {_clean(k): _clean(v) for k, v in value.items()}  # type: ignore[return-value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changes = {f.name: _clean(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return dataclasses.replace(value, **changes)
+    return value
+
+
+def _whole_seconds(value: datetime) -> datetime:
+    # RSS dates cannot carry fractions; dropping them everywhere keeps the three
+    # formats telling the same time.
+    return value.astimezone(UTC).replace(microsecond=0)
+
+
+def newest_date(feed: Feed) -> datetime:
+    """The feed's ``updated``: ``meta.updated``, else the newest entry date, else :data:`EPOCH`.
+
+    Never the current time: a rebuild with the same entries must give the same bytes.
+    """
+    if feed.meta.updated is not None:
+        return utc(feed.meta.updated)  # type: ignore[return-value]
+    dates = [d for e in feed.entries for d in (e.published, e.updated) if d is not None]
+    return max(dates) if dates else EPOCH
+
+
+def _entry_title(entry: Entry) -> str:
+    if entry.title.strip():
+        return entry.title
+    # Atom and JSON readers need some title text; use what identifies the entry best.
+    if entry.summary and entry.summary.strip():
+        return entry.summary.strip()[:100]
+    return entry.link or entry.id
+
+
+def _enclosure(enc: Enclosure) -> Enclosure:
+    # A negative size is "unknown" in some feeds; every format spells that by omission.
+    if enc.length is not None and enc.length < 0:
+        return dataclasses.replace(enc, length=None)
+    return enc
+
+
+def prepare(feed: Feed) -> Feed:
+    """Normalise ``feed`` for writing; every format module starts from this.
+
+    - removes XML-illegal characters from every string (:func:`clean_text`);
+    - sets ``meta.updated`` (see :func:`newest_date`);
+    - gives every entry ``published`` (else its ``updated``, else the feed's
+      ``updated``) and ``updated`` (else ``published``), in whole seconds, UTC;
+    - fills an empty entry title from its summary, link or id, and an empty feed
+      title/link/id from one another, since every format requires them;
+    - drops empty categories and enclosures without a URL, and negative sizes.
+
+    Idempotent: preparing a prepared feed changes nothing.
+    """
+    feed = _clean(feed)
+    meta = feed.meta
+    updated = _whole_seconds(newest_date(feed))
+    title = meta.title if meta.title.strip() else (meta.name or meta.link or meta.id)
+    link = meta.link or meta.self_urls.get("html") or meta.id
+    meta = meta.evolve(
+        updated=updated,
+        title=title,
+        link=link,
+        id=meta.id or link,
+        self_urls=dict(meta.self_urls),
+    )
+    entries = []
+    for entry in feed.entries:
+        published = entry.published or entry.updated or updated
+        entries.append(
+            entry.evolve(
+                title=_entry_title(entry),
+                link=entry.link or None,
+                published=_whole_seconds(published),
+                updated=_whole_seconds(entry.updated or published),
+                categories=tuple(c for c in entry.categories if c.strip()),
+                enclosures=tuple(_enclosure(e) for e in entry.enclosures if e.url),
+            )
+        )
+    return Feed(meta=meta, entries=entries)
+
+
+def feed_updated(meta: FeedMeta) -> datetime:
+    """``meta.updated`` of a prepared feed (never ``None`` after :func:`prepare`)."""
+    assert meta.updated is not None, "call prepare() first"
+    return meta.updated
+
+
+def rfc3339(value: datetime) -> str:
+    """``2020-01-02T03:04:05+00:00`` (RFC 3339, UTC, whole seconds)."""
+    return _whole_seconds(value).isoformat()
+
+
+def is_url(value: str | None) -> bool:
+    """True for an absolute http(s) URL, usable as a link outside this machine."""
+    if not value:
+        return False
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def is_iri(value: str | None) -> bool:
+    """True for an absolute IRI (any scheme: ``https:``, ``urn:``, ``tag:``...)."""
+    if not value:
+        return False
+    parts = urlsplit(value)
+    return bool(parts.scheme) and bool(parts.netloc or parts.path)
+
+
+def source_url(ref: SourceRef) -> str | None:
+    """The URL of the origin *feed* document, for RSS ``<source url>`` and Atom ``rel=self``.
+
+    ``SourceRef.url`` may be a local path (a file source); only absolute URLs are
+    written, since a relative one would resolve against our own feed's URL.
+    """
+    return ref.url if is_url(ref.url) else None
+
+
+def source_dict(ref: SourceRef) -> dict[str, Any]:
+    """The non-empty fields of ``ref`` in a fixed order (id, title, url, link)."""
+    fields = (("id", ref.id), ("title", ref.title), ("url", ref.url), ("link", ref.link))
+    return {k: v for k, v in fields if v}
