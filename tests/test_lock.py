@@ -39,7 +39,7 @@ def state(tmp_path: Path) -> Path:
 def holder(state: Path) -> Iterator[subprocess.Popen[str]]:
     """A separate python process that holds the lock on ``state``."""
     proc = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, str(state)],
+        [sys.executable, "-W", "error", "-c", HOLDER, str(state)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
