@@ -113,7 +113,7 @@ def test_real_page_ids_and_links_are_unique_and_stable(real_page):
     entries = page_entries(real_page, feed_id="news", site_url=SITE)
     assert len({e.id for e in entries}) == 40
     assert len({e.link for e in entries}) == 40
-    assert all(e.link.startswith("https://news.example.com/#") for e in entries)
+    assert all(e.link.startswith("https://news.example.com/?item=") for e in entries)
     again = page_entries(parse_page(read_page(NEWS), path="x"), feed_id="news", site_url=SITE)
     assert [e.id for e in again] == [e.id for e in entries]
     assert entries[1].id == entry_id("news", entries[1].title)
@@ -444,9 +444,10 @@ def test_default_links_use_the_site_url_and_a_title_hash():
     page = parse_page("- 1.第一条\n- 2.第二条\n", path="p")
     digest = hashlib.sha256("第一条".encode()).hexdigest()[:16]
     for site, link in [
-        ("https://example.com", f"https://example.com/#{digest}"),
-        ("https://example.com/news/", f"https://example.com/news/#{digest}"),
-        ("https://example.com/a.html#top", f"https://example.com/a.html#{digest}"),
+        ("https://example.com", f"https://example.com/?item={digest}"),
+        ("https://example.com/news/", f"https://example.com/news/?item={digest}"),
+        ("https://example.com/a.html#top", f"https://example.com/a.html?item={digest}"),
+        ("https://example.com/?lang=zh", f"https://example.com/?lang=zh&item={digest}"),
     ]:
         assert page_entries(page, feed_id="f", site_url=site)[0].link == link
 

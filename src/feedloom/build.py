@@ -174,7 +174,7 @@ def _build_one(
             error="every source failed; outputs left unchanged",
             exit_code=SourceError.exit_code,
         )
-    groups, new_seen, counts = _assemble(p.adapters, results, store, now)
+    groups, new_seen, counts = _assemble(config.name, p.adapters, results, store, now)
     feed = _make_feed(config, results, groups, now)
     rendered = {fmt: feed.render(fmt) for fmt in config.formats}
     with store.transaction():
@@ -228,7 +228,11 @@ def _collect(adapters: Sequence[Adapter], ctx: CollectContext) -> list[SourceRes
 
 
 def _assemble(
-    adapters: Sequence[Adapter], results: Sequence[SourceResult], store: Store, now: datetime
+    config_name: str,
+    adapters: Sequence[Adapter],
+    results: Sequence[SourceResult],
+    store: Store,
+    now: datetime,
 ) -> tuple[list[list[Entry]], dict[str, dict[str, datetime]], dict[str, int]]:
     """Per source: the entries to merge (current, history, or both) with dates filled in."""
     groups: list[list[Entry]] = []
@@ -244,17 +248,32 @@ def _assemble(
             ]
         else:
             entries = list(result.entries)
-        entries = list({e.id: e for e in reversed(entries)}.values())[
-            ::-1
-        ]  # unique ids, first wins
-        known = store.first_seen(result.key, [e.id for e in entries])
+        entries = _unique_ids(entries)
+        if len(results) > 1 and result.ref is not None:
+            # In a merged feed every entry says where it came from.
+            entries = [e if e.source else e.evolve(source=result.ref) for e in entries]
+        # First-seen is per feed: "new" means new to this feed's readers. History and
+        # HTTP state are per source, shared by every feed that reads the source.
+        scope = f"{config_name}|{result.key}"
+        known = store.first_seen(scope, [e.id for e in entries])
         fresh = {e.id: _first_seen_time(e, now) for e in entries if e.id not in known}
         seen = {**known, **fresh}
-        groups.append([e if e.published else e.evolve(published=seen[e.id]) for e in entries])
+        groups.append([e if e.date else e.evolve(published=seen[e.id]) for e in entries])
         if fresh:
-            new_seen[result.key] = fresh
+            new_seen[scope] = fresh
         counts[result.key] = len(entries)
     return groups, new_seen, counts
+
+
+def _unique_ids(entries: Sequence[Entry]) -> list[Entry]:
+    """Drop later entries that repeat an id (a feed listing one item twice)."""
+    seen: set[str] = set()
+    unique = []
+    for e in entries:
+        if e.id not in seen:
+            seen.add(e.id)
+            unique.append(e)
+    return unique
 
 
 def _first_seen_time(entry: Entry, now: datetime) -> datetime:
@@ -333,7 +352,7 @@ def _record_status(
     counts: dict[str, int],
 ) -> None:
     for r in results:
-        previous = store.status(r.key)
+        previous = store.status(config.name, r.key)
         store.put_status(
             SourceStatus(
                 source=r.key,

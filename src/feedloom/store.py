@@ -43,7 +43,7 @@ CREATE TABLE IF NOT EXISTS history (
     PRIMARY KEY (source, entry_id)
 );
 CREATE TABLE IF NOT EXISTS source_status (
-    source TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
     feed TEXT NOT NULL,
     kind TEXT NOT NULL,
     location TEXT NOT NULL,
@@ -52,7 +52,8 @@ CREATE TABLE IF NOT EXISTS source_status (
     http_status INTEGER,
     entries INTEGER,
     last_error TEXT,
-    next_fetch TEXT
+    next_fetch TEXT,
+    PRIMARY KEY (feed, source)
 );
 """
 
@@ -139,11 +140,10 @@ class Store:
                 path=str(self.path),
             )
         if version < SCHEMA_VERSION:
-            with self.transaction():
-                self._db.executescript(
-                    "SAVEPOINT migrate;" + _SCHEMA + f"PRAGMA user_version={SCHEMA_VERSION};"
-                    "RELEASE migrate;"
-                )
+            # executescript commits any open transaction first, so the script is its own unit.
+            self._db.executescript(
+                "BEGIN IMMEDIATE;" + _SCHEMA + f"PRAGMA user_version={SCHEMA_VERSION}; COMMIT;"
+            )
 
     def close(self) -> None:
         """Close the connection."""
@@ -272,18 +272,18 @@ class Store:
             ),
         )
 
-    def status(self, source: str) -> SourceStatus | None:
-        """The recorded status of one source."""
-        rows = self.statuses(source=source)
+    def status(self, feed: str, source: str) -> SourceStatus | None:
+        """The recorded status of one source of one feed."""
+        rows = [s for s in self.statuses(feed=feed) if s.source == source]
         return rows[0] if rows else None
 
-    def statuses(self, *, source: str | None = None) -> list[SourceStatus]:
+    def statuses(self, *, feed: str | None = None) -> list[SourceStatus]:
         """Recorded statuses, by feed then source."""
         sql = "SELECT * FROM source_status"
         args: tuple[Any, ...] = ()
-        if source is not None:
-            sql += " WHERE source = ?"
-            args = (source,)
+        if feed is not None:
+            sql += " WHERE feed = ?"
+            args = (feed,)
         rows = self._db.execute(sql + " ORDER BY feed, source", args).fetchall()
         return [
             SourceStatus(

@@ -28,18 +28,24 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
 from urllib.parse import quote, urldefrag, urlsplit
 
 import charset_normalizer
 
 from feedloom.errors import InputError
-from feedloom.model import Entry
+from feedloom.model import Entry, SourceRef
+from feedloom.sources import Adapter, CollectContext, SourceResult
 from feedloom.textutil import clean_text, collapse_ws, normalise_title
+
+if TYPE_CHECKING:
+    from feedloom.config import FeedConfig, Table
 
 __all__ = [
     "NAMESPACE",
     "Headline",
     "NewsPage",
+    "NewsPageSource",
     "decode_page",
     "entry_id",
     "page_entries",
@@ -489,7 +495,8 @@ def page_entries(
     ``published``/``updated`` are left to the build (first-seen times).
 
     Links come from ``link_template`` (see :func:`validate_link_template`) or, without
-    one, are ``site_url`` with ``#<hash>`` as the fragment.
+    one, are ``site_url`` with ``?item=<hash>`` added: a query, not a fragment, because
+    merging folds links that differ only in their fragment into one.
 
     Raises:
         ValueError: ``link_template`` is invalid.
@@ -505,7 +512,8 @@ def page_entries(
             link = link_template.format(hash=digest, id=uid.hex, title=quote(title, safe=""))
         else:
             base = urldefrag(site_url).url
-            link = f"{base}{'' if urlsplit(base).path else '/'}#{digest}"
+            base += "" if urlsplit(base).path else "/"
+            link = f"{base}{'&' if urlsplit(base).query else '?'}item={digest}"
         if not with_article:
             return Entry(id=uid.urn, title=title, link=link, rank=rank)
         content = "\n".join(f"<p>{html.escape(p, quote=False)}</p>" for p in page.paragraphs)
@@ -528,3 +536,69 @@ def page_entries(
         assert page.title is not None
         entries.insert(0, make(page.title, None, True))
     return entries
+
+
+@dataclass(eq=False)
+class NewsPageSource(Adapter):
+    """The ``newspage`` source type: one page file → ranked entries (see the module docstring)."""
+
+    type: ClassVar[str] = "newspage"
+
+    path: Path
+    encoding: str | None
+    site_url: str
+    link_template: str | None
+    name: str | None
+
+    @classmethod
+    def from_config(cls, table: Table, feed: FeedConfig) -> NewsPageSource:
+        """Read ``path``, ``encoding``, ``link_template``, ``site_url`` and ``name``."""
+        path = table.path_value("path", required=True)
+        assert path is not None
+        encoding = table.str("encoding")
+        if encoding:
+            try:
+                codecs.lookup(encoding)
+            except LookupError:
+                raise table.error("encoding", f"unknown encoding {encoding!r}") from None
+        template = table.str("link_template")
+        if template is not None:
+            table.convert("link_template", validate_link_template, template)
+        return cls(
+            path=path,
+            encoding=encoding,
+            # Entry ids hash the page's site URL, so the same page merged into another
+            # feed keeps the same ids (and first-seen dates) there.
+            site_url=table.url("site_url", feed.site_url),
+            link_template=template,
+            name=table.str("name"),
+        )
+
+    @property
+    def key(self) -> str:
+        return f"page:{self.path}"
+
+    def collect(self, ctx: CollectContext) -> SourceResult:
+        """Read and parse the page; an unreadable or unrecognisable page is an error result."""
+        location = str(self.path)
+        ref = SourceRef(id=self.site_url, title=self.name or ctx.feed.title, link=self.site_url)
+        try:
+            page = parse_page(read_page(self.path, encoding=self.encoding), path=location)
+            entries = page_entries(
+                page,
+                feed_id=self.site_url,
+                site_url=self.site_url,
+                link_template=self.link_template,
+            )
+        except InputError as exc:
+            return SourceResult(key=self.key, kind=self.type, location=location, error=exc, ref=ref)
+        meta = {"rights": page.disclaimer, "contact": page.contact}
+        return SourceResult(
+            key=self.key,
+            kind=self.type,
+            location=location,
+            entries=tuple(entries),
+            meta={k: v for k, v in meta.items() if v},
+            warnings=page.warnings,
+            ref=ref,
+        )
