@@ -39,19 +39,16 @@ Logging convention
 from __future__ import annotations
 
 import copy
-import json
 import logging
-import math
 import re
 import signal
-import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import FrameType
-from typing import Any, Literal, TextIO
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -62,6 +59,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from feedloom.errors import ConfigError, FeedloomError
+from feedloom.logs import configure_logging, log_fields
 
 __all__ = [
     "Job",
@@ -465,151 +463,3 @@ def _install_signal_handlers(received: list[int]) -> dict[int, _Handler]:
 def _restore_signal_handlers(previous: Mapping[int, _Handler]) -> None:
     for signum, handler in previous.items():
         signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
-
-
-# --------------------------------------------------------------------------- logging
-
-_HANDLER_MARK = "_feedloom_handler"
-_RESERVED = frozenset({"ts", "level", "logger", "msg", "exc", "stack"})
-
-
-def log_fields(**fields: object) -> dict[str, object]:
-    """Build the ``extra`` argument that carries structured fields to the formatters.
-
-    ``logger.info("built", extra=log_fields(feed="news", new=3))`` is the same as
-    ``extra={"fields": {"feed": "news", "new": 3}}``.
-    """
-    return {"fields": fields}
-
-
-def configure_logging(
-    fmt: Literal["text", "json"],
-    level: str = "INFO",
-    *,
-    stream: TextIO | None = None,
-) -> None:
-    """Send all log records to ``stream`` (stderr) as text or JSON lines.
-
-    Installs one handler on the root logger, replacing one installed by an earlier
-    call (other handlers are left alone). APScheduler's per-run chatter is kept at
-    WARNING unless ``level`` is DEBUG.
-
-    Raises:
-        ConfigError: unknown ``fmt`` or ``level``.
-    """
-    formatter: logging.Formatter
-    if fmt == "text":
-        formatter = _TextFormatter()
-    elif fmt == "json":
-        formatter = _JsonFormatter()
-    else:
-        raise ConfigError(f"unknown log format {fmt!r}: expected 'text' or 'json'")
-    numeric = logging.getLevelName(level.upper()) if isinstance(level, str) else None
-    if not isinstance(numeric, int):
-        raise ConfigError(
-            f"unknown log level {level!r}: expected DEBUG, INFO, WARNING, ERROR or CRITICAL"
-        )
-
-    root = logging.getLogger()
-    for old in [h for h in root.handlers if getattr(h, _HANDLER_MARK, False)]:
-        root.removeHandler(old)
-    handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
-    handler.setFormatter(formatter)
-    setattr(handler, _HANDLER_MARK, True)
-    root.addHandler(handler)
-    root.setLevel(numeric)
-    logging.getLogger("apscheduler").setLevel(
-        logging.DEBUG if numeric <= logging.DEBUG else logging.WARNING
-    )
-
-
-def _record_fields(record: logging.LogRecord) -> Mapping[str, object]:
-    fields = getattr(record, "fields", None)
-    if fields is None:
-        return {}
-    if isinstance(fields, Mapping):
-        return fields
-    return {"fields": fields}
-
-
-def _timestamp(created: float, *, millis: bool) -> str:
-    moment = datetime.fromtimestamp(created, UTC)
-    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
-    if millis:
-        text += f".{moment.microsecond // 1000:03d}"
-    return text + "Z"
-
-
-def _iso(value: datetime) -> str:
-    text = value.isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
-
-
-class _TextFormatter(logging.Formatter):
-    """``<ts> <LEVEL> <msg> key=value ...``, logfmt-style values."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        parts = [_timestamp(record.created, millis=False), record.levelname]
-        message = record.getMessage()
-        if message:
-            parts.append(message)
-        parts.extend(f"{key}={_text_value(value)}" for key, value in _record_fields(record).items())
-        line = " ".join(parts)
-        if record.exc_info:
-            line += "\n" + self.formatException(record.exc_info)
-        if record.stack_info:
-            line += "\n" + self.formatStack(record.stack_info)
-        return line
-
-
-def _text_value(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return "null"
-    if isinstance(value, timedelta):
-        return f"{value.total_seconds():.2f}s"
-    if isinstance(value, datetime):
-        return _iso(value)
-    if isinstance(value, int | float):
-        return str(value)
-    text = str(value)
-    if not text or any(c.isspace() or c in '"=\\' or not c.isprintable() for c in text):
-        return json.dumps(text, ensure_ascii=False)
-    return text
-
-
-class _JsonFormatter(logging.Formatter):
-    """One JSON object per line: ts, level, logger, msg, the fields, exc."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        data: dict[str, object] = {
-            "ts": _timestamp(record.created, millis=True),
-            "level": record.levelname,
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
-        for key, value in _record_fields(record).items():
-            data[f"field_{key}" if key in _RESERVED else key] = _json_value(value)
-        if record.exc_info:
-            data["exc"] = self.formatException(record.exc_info)
-        if record.stack_info:
-            data["stack"] = self.formatStack(record.stack_info)
-        return json.dumps(data, ensure_ascii=False)
-
-
-def _json_value(value: object) -> object:
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, float):
-        # NaN and infinities are not JSON.
-        return value if math.isfinite(value) else str(value)
-    if isinstance(value, timedelta):
-        return round(value.total_seconds(), 3)
-    if isinstance(value, datetime):
-        return _iso(value)
-    if isinstance(value, Mapping):
-        return {str(k): _json_value(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [_json_value(v) for v in value]
-    return str(value)
