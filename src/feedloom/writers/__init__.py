@@ -78,7 +78,7 @@ def render(feed: Feed, fmt: str) -> bytes:
 # --- shared by the format modules -------------------------------------------------
 
 
-def _clean(value: _T) -> _T:
+def clean_strings(value: _T) -> _T:
     """Return ``value`` with XML-illegal characters removed from every string in it.
 
     Walks the model's frozen dataclasses, tuples and mappings; other values pass.
@@ -86,11 +86,11 @@ def _clean(value: _T) -> _T:
     if isinstance(value, str):
         return clean_text(value)  # type: ignore[return-value]
     if isinstance(value, tuple):
-        return tuple(_clean(v) for v in value)  # type: ignore[return-value]
+        return tuple(clean_strings(v) for v in value)  # type: ignore[return-value]
     if isinstance(value, Mapping):
-        return {_clean(k): _clean(v) for k, v in value.items()}  # type: ignore[return-value]
+        return {clean_strings(k): clean_strings(v) for k, v in value.items()}  # type: ignore[return-value]
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        changes = {f.name: _clean(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        changes = {f.name: clean_strings(getattr(value, f.name)) for f in dataclasses.fields(value)}
         return dataclasses.replace(value, **changes)
     return value
 
@@ -141,7 +141,7 @@ def prepare(feed: Feed) -> Feed:
 
     Idempotent: preparing a prepared feed changes nothing.
     """
-    feed = _clean(feed)
+    feed = clean_strings(feed)
     meta = feed.meta
     updated = _whole_seconds(newest_date(feed))
     title = meta.title if meta.title.strip() else (meta.name or meta.link or meta.id)
