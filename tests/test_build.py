@@ -1,0 +1,216 @@
+"""End-to-end builds through the real CLI (subprocesses, real files, real SQLite)."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from pathlib import Path
+
+import feedparser
+import pytest
+from tests.conftest import NEWS_PAGE, CliRunner, snapshot
+
+NOW = "2025-01-02T08:00:00+08:00"
+LATER = "2025-01-03T08:00:00+08:00"
+
+
+def headlines() -> list[str]:
+    """The 40 headlines, read independently of feedloom's parser."""
+    text = NEWS_PAGE.read_text(encoding="utf-8")
+    return [m.group(1).strip() for m in re.finditer(r"^- \d+\.(.+)$", text, re.MULTILINE)]
+
+
+def test_news_feed_has_the_40_headlines_in_every_format(project: Path, cli: CliRunner) -> None:
+    proc = cli("build", "--now", NOW, check=True)
+    assert "news: 40 entries, 40 new, written rss,atom,json,html" in proc.stderr
+    out = project / "output"
+    expected = headlines()
+    assert len(expected) == 40
+    rss = feedparser.parse((out / "news.xml").read_bytes())
+    atom = feedparser.parse((out / "news.atom").read_bytes())
+    jsf = json.loads((out / "news.json").read_bytes())
+    assert not rss.bozo and not atom.bozo
+    assert [e.title for e in rss.entries] == expected
+    assert [e.title for e in atom.entries] == expected
+    assert [i["title"] for i in jsf["items"]] == expected
+    ids = [e.id for e in rss.entries]
+    assert ids == [e.id for e in atom.entries] == [i["id"] for i in jsf["items"]]
+    assert len(set(ids)) == 40
+    links = [e.link for e in rss.entries]
+    assert links == [e.link for e in atom.entries] == [i["url"] for i in jsf["items"]]
+    # Rank order survives in readers that sort by date: rank 1 is the newest.
+    stamps = [e.published_parsed for e in rss.entries]
+    assert stamps == sorted(stamps, reverse=True) and len(set(stamps)) == 40
+    assert [i["_feedloom"]["rank"] for i in jsf["items"]] == list(range(1, 41))
+    # The article is rank 2, with the whole text and without the disclaimer.
+    article = jsf["items"][1]
+    assert article["content_html"].count("<p>") == 5
+    assert "声明" not in (out / "news.json").read_text(encoding="utf-8").split('"items"')[1]
+    assert rss.feed.rights.startswith("声明")
+    assert "284598818@qq.com" in rss.feed.get("publisher", "") + rss.feed.get("author", "")
+
+
+def test_rebuild_changes_no_byte_and_no_mtime(project: Path, cli: CliRunner) -> None:
+    cli("build", "--now", NOW, check=True)
+    before = snapshot(project / "output")
+    proc = cli("build", "--now", LATER, check=True)
+    assert "news: 40 entries, 0 new, unchanged" in proc.stderr
+    assert snapshot(project / "output") == before
+
+
+def test_dates_are_kept_and_a_new_headline_is_newer(project: Path, cli: CliRunner) -> None:
+    cli("build", "--now", NOW, "news", check=True)
+    first = json.loads((project / "output" / "news.json").read_bytes())
+    page = project / "sources" / "news.txt"
+    page.write_text(
+        page.read_text(encoding="utf-8") + "\n- 41.新增的一条头条新闻\n", encoding="utf-8"
+    )
+    proc = cli("build", "--now", LATER, "news", check=True)
+    assert "news: 41 entries, 1 new" in proc.stderr
+    second = json.loads((project / "output" / "news.json").read_bytes())
+    old = {i["id"]: i["date_published"] for i in first["items"]}
+    new = {i["id"]: i["date_published"] for i in second["items"]}
+    assert {k: new[k] for k in old} == old
+    (added,) = set(new) - set(old)
+    assert second["items"][0]["id"] == added
+    # Rank 41 first seen at LATER (00:00Z) is dated 40 s earlier, below rank 1..40 of its batch.
+    assert new[added] == "2025-01-02T23:59:20+00:00"
+
+
+def test_source_date_epoch_makes_builds_reproducible(project: Path, cli: CliRunner) -> None:
+    env = {"SOURCE_DATE_EPOCH": "1735776000"}
+    cli("build", env=env, check=True)
+    first = {k: v[0] for k, v in snapshot(project / "output").items()}
+    for f in (project / ".feedloom").iterdir():
+        f.unlink()
+    for f in (project / "output").iterdir():
+        f.unlink()
+    cli("build", env=env, check=True)
+    assert {k: v[0] for k, v in snapshot(project / "output").items()} == first
+    assert b"2025-01-02" in first["news.atom"]
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"", "empty"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)), "binary"),
+    ],
+)
+def test_bad_page_fails_clearly_and_changes_nothing(
+    project: Path, cli: CliRunner, content: bytes, expected: str
+) -> None:
+    cli("build", "--now", NOW, "news", check=True)
+    before = snapshot(project / "output")
+    state = project / ".feedloom" / "state.sqlite"
+    rows_before = _dump(state)
+    (project / "sources" / "news.txt").write_bytes(content)
+    proc = cli("build", "--now", LATER, "news")
+    assert proc.returncode == 3
+    assert "news.txt" in proc.stderr and expected in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert snapshot(project / "output") == before
+    assert _dump(state, skip_status=True) == _dump_rows(rows_before, skip_status=True)
+
+
+def _dump(path: Path, *, skip_status: bool = False) -> dict[str, list[tuple[object, ...]]]:
+    with sqlite3.connect(path) as db:
+        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        rows = {t: sorted(db.execute(f"SELECT * FROM {t}")) for t in tables}  # noqa: S608
+    db.close()
+    return _dump_rows(rows, skip_status=skip_status)
+
+
+def _dump_rows(
+    rows: dict[str, list[tuple[object, ...]]], *, skip_status: bool
+) -> dict[str, list[tuple[object, ...]]]:
+    return {t: r for t, r in rows.items() if not (skip_status and t == "source_status")}
+
+
+def test_bad_config_fails_before_anything_is_written(project: Path, cli: CliRunner) -> None:
+    cli("build", "--now", NOW, check=True)
+    before = snapshot(project / "output")
+    toml = project / "feeds" / "news.toml"
+    toml.write_text('tittle = "typo"\n' + toml.read_text(encoding="utf-8"), encoding="utf-8")
+    proc = cli("build", "--now", LATER)
+    assert proc.returncode == 2
+    assert "news.toml" in proc.stderr and "'tittle'" in proc.stderr and "unknown key" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert snapshot(project / "output") == before
+    debug = cli("--debug", "build", "--now", LATER)
+    assert debug.returncode == 2 and "Traceback" in debug.stderr
+
+
+def test_merged_feed_dedupes_filters_and_attributes(project: Path, cli: CliRunner) -> None:
+    cli("build", "--now", NOW, "merged", check=True)
+    data = json.loads((project / "output" / "merged.json").read_bytes())
+    titles = [i["title"] for i in data["items"]]
+    assert len(titles) == len(set(titles))
+    c919 = [i for i in data["items"] if "C919" in i["title"]]
+    assert len(c919) == 1
+    assert c919[0]["_feedloom"]["also_from"][0]["title"] == "新闻热榜"
+    assert not any(t.startswith("广告") for t in titles)
+    # The GB18030 source is decoded: its Chinese titles are intact.
+    assert "老城区周末市集恢复开放 新增手作与非遗展位" in titles
+    # Hostile markup from the external feeds never reaches the output.
+    raw = (project / "output" / "merged.xml").read_text(encoding="utf-8")
+    assert "<script" not in raw.lower() and "onerror" not in raw and "javascript:" not in raw
+    culture = next(i for i in data["items"] if "江边美术馆" in i["title"])
+    assert culture["_feedloom"]["source"]["title"] == "城市文化周刊"
+    # A naive date is read in the feed's timezone (Asia/Shanghai): 09:00 +08:00.
+    assert culture["date_published"] == "2024-12-02T01:00:00+00:00"
+
+
+def test_failing_source_is_reported_and_history_is_kept(project: Path, cli: CliRunner) -> None:
+    cli("build", "--now", NOW, "merged", check=True)
+    (project / "sources" / "external" / "transit.atom").write_text(
+        "<html>gone</html>", encoding="utf-8"
+    )
+    proc = cli("build", "--now", LATER, "merged")
+    assert proc.returncode == 0
+    assert "1 of 3 sources failed" in proc.stderr and "transit.atom" in proc.stderr
+    data = json.loads((project / "output" / "merged.json").read_bytes())
+    assert any("城际线夜间加开班次" in i["title"] for i in data["items"])
+    status = cli("status", check=True)
+    assert "transit.atom" in status.stdout and "error=" in status.stdout
+
+
+def test_fail_on_source_error_sets_the_exit_status(project: Path, cli: CliRunner) -> None:
+    toml = project / "feeds" / "merged.toml"
+    toml.write_text(
+        "fail_on_source_error = true\n" + toml.read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    (project / "sources" / "external" / "transit.atom").unlink()
+    proc = cli("build", "--now", NOW, "merged")
+    assert proc.returncode == 3
+    assert (project / "output" / "merged.xml").exists()
+
+
+def test_check_reports_on_outputs_and_on_garbage(project: Path, cli: CliRunner) -> None:
+    cli("build", "--now", NOW, "news", check=True)
+    ok = cli("check", "output/news.xml", "output/news.atom", "output/news.json", check=True)
+    assert ok.stdout.count(": OK:") == 3 and "40 entries" in ok.stdout
+    bad = project / "bad.xml"
+    bad.write_text("not a feed", encoding="utf-8")
+    proc = cli("check", "bad.xml")
+    assert proc.returncode == 3 and "bad.xml: FAIL" in proc.stdout
+
+
+def test_unknown_feed_name_is_a_usage_error(cli: CliRunner) -> None:
+    proc = cli("build", "nosuchfeed")
+    assert proc.returncode == 2 and "nosuchfeed" in proc.stderr
+
+
+def test_lock_held_gives_exit_75(project: Path, cli: CliRunner) -> None:
+    from feedloom.lock import StateLock
+
+    with StateLock(project / ".feedloom" / "state.sqlite", wait=0):
+        proc = cli("build", "--wait", "0.3")
+    assert proc.returncode == 75
+    assert "lock" in proc.stderr
+
+
+def test_python_dash_m_and_version(cli: CliRunner) -> None:
+    proc = cli("--version", check=True)
+    assert re.search(r"feedloom, version \d+\.\d+", proc.stdout)
