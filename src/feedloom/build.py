@@ -120,6 +120,7 @@ def build_feeds(
     now: datetime | None = None,
     force: bool = False,
     only: Sequence[str] | None = None,
+    respect_freshness: bool = False,
 ) -> BuildReport:
     """Build every feed in ``configs`` (or those named in ``only``) into ``output_dir``.
 
@@ -137,7 +138,13 @@ def build_feeds(
         for p in prepared:
             reports.append(
                 _build_one(
-                    p, output_dir=output_dir, store=store, now=now, force=force, fetcher=fetcher
+                    p,
+                    output_dir=output_dir,
+                    store=store,
+                    now=now,
+                    force=force,
+                    respect_freshness=respect_freshness,
+                    fetcher=fetcher,
                 )
             )
     finally:
@@ -153,11 +160,19 @@ def _build_one(
     store: Store,
     now: datetime,
     force: bool,
+    respect_freshness: bool,
     fetcher: _LazyFetcher,
 ) -> FeedReport:
     started = time.monotonic()
     config = p.config
-    ctx = CollectContext(feed=config, now=now, store=store, fetcher=fetcher, force=force)
+    ctx = CollectContext(
+        feed=config,
+        now=now,
+        store=store,
+        fetcher=fetcher,
+        force=force,
+        respect_freshness=respect_freshness,
+    )
     results = _collect(p.adapters, ctx)
     failed = tuple((r.location, str(r.error)) for r in results if r.error is not None)
     warnings = tuple(w for r in results for w in r.warnings)
@@ -199,6 +214,8 @@ def _build_one(
     for fmt, data in rendered.items():
         target = output_dir / f"{config.name}{FORMATS[fmt]}"
         (written if publish(target, data) else unchanged).append(fmt)
+    if config.hub and any(fmt in written for fmt in ("rss", "atom", "json")):
+        _ping_hub(config.hub, [config.self_urls()[f] for f in written if f != "html"])
     exit_code = SourceError.exit_code if failed and config.fail_on_source_error else 0
     return FeedReport(
         name=config.name,
@@ -212,6 +229,28 @@ def _build_one(
         duration=time.monotonic() - started,
         exit_code=exit_code,
     )
+
+
+def _ping_hub(hub: str, topics: Sequence[str]) -> None:
+    """Tell a WebSub hub that ``topics`` changed; a failure is logged, never fatal."""
+    import requests
+
+    from feedloom.fetch import USER_AGENT
+
+    for topic in topics:
+        try:
+            response = requests.post(
+                hub,
+                data={"hub.mode": "publish", "hub.url": topic},
+                headers={"User-Agent": USER_AGENT},
+                timeout=(5, 10),
+                allow_redirects=False,
+            )
+            response.close()
+            if response.status_code >= 300:
+                log.warning("hub %s answered HTTP %d for %s", hub, response.status_code, topic)
+        except requests.RequestException as exc:
+            log.warning("hub %s not reachable for %s: %s", hub, topic, exc)
 
 
 def _collect(adapters: Sequence[Adapter], ctx: CollectContext) -> list[SourceResult]:

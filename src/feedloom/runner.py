@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Sequence
-from datetime import datetime
+import threading
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 from feedloom.build import BuildReport, build_feeds, describe
 from feedloom.config import load_feed_configs
+from feedloom.errors import ConfigError, FeedloomError
 from feedloom.store import Store
 
 __all__ = ["run_build", "run_service", "serve_output", "source_statuses"]
@@ -30,6 +34,7 @@ def run_build(
     force: bool = False,
     only: Sequence[str] = (),
     wait: float = 10.0,
+    respect_freshness: bool = False,
     echo: bool = True,
 ) -> BuildReport:
     """Load the config, take the lock, build, print one line per feed on stderr.
@@ -37,7 +42,6 @@ def run_build(
     Raises:
         ConfigError, LockTimeout, StoreError, WriteError.
     """
-    from feedloom.errors import ConfigError
     from feedloom.lock import StateLock
 
     configs = load_feed_configs(feeds_dir)
@@ -46,7 +50,13 @@ def run_build(
         raise ConfigError(f"no such feed(s): {', '.join(unknown)}", path=str(feeds_dir))
     with StateLock(state_path, wait=wait), Store(state_path) as store:
         report = build_feeds(
-            configs, output_dir=output_dir, store=store, now=now, force=force, only=only
+            configs,
+            output_dir=output_dir,
+            store=store,
+            now=now,
+            force=force,
+            only=only,
+            respect_freshness=respect_freshness,
         )
     for feed in report.feeds:
         if echo:
@@ -93,6 +103,86 @@ def source_statuses(*, feeds_dir: Path, state_path: Path) -> list[str]:
     return lines
 
 
+def _max_age_for(feeds_dir: Path) -> Callable[[str], int | None]:
+    """Map each output file name to its feed's ttl in seconds (for Cache-Control)."""
+    from feedloom.writers import FORMATS
+
+    try:
+        configs = load_feed_configs(feeds_dir)
+    except FeedloomError:
+        configs = []
+    ages = {f"{c.name}{FORMATS[fmt]}": c.ttl * 60 for c in configs for fmt in c.formats}
+    return ages.get
+
+
+def _jobs(
+    *,
+    feeds_dir: Path,
+    output_dir: Path,
+    state_path: Path,
+    wait: float,
+    force: bool,
+) -> list[Any]:
+    """One scheduler job per feed; each run reloads the config, so edits apply on the next run."""
+    from feedloom.build import prepare
+    from feedloom.schedule import Job, parse_schedule
+
+    configs = load_feed_configs(feeds_dir)
+    prepare(configs)  # surface every config error before the service starts
+    jobs = []
+    for c in configs:
+        try:
+            trigger = parse_schedule(c.schedule, c.every, timezone=c.timezone.key)
+        except ValueError as exc:
+            key = "schedule" if c.schedule else "every"
+            raise ConfigError(str(exc), path=str(c.path), key=key) from None
+        run = partial(
+            _scheduled_build,
+            name=c.name,
+            feeds_dir=feeds_dir,
+            output_dir=output_dir,
+            state_path=state_path,
+            wait=wait,
+            force=force,
+        )
+        jobs.append(Job(name=c.name, trigger=trigger, run=run))
+    return jobs
+
+
+def _scheduled_build(
+    *, name: str, feeds_dir: Path, output_dir: Path, state_path: Path, wait: float, force: bool
+) -> None:
+    from feedloom.logs import log_fields
+
+    report = run_build(
+        feeds_dir=feeds_dir,
+        output_dir=output_dir,
+        state_path=state_path,
+        only=[name],
+        wait=wait,
+        force=force,
+        respect_freshness=not force,
+        echo=False,
+    )
+    for feed in report.feeds:
+        fields = log_fields(
+            feed=feed.name,
+            entries=feed.entries,
+            new=feed.new,
+            written=",".join(feed.written) or "-",
+            failed=len(feed.failed_sources),
+            duration=timedelta(seconds=feed.duration),
+        )
+        if feed.error:
+            log.error("build failed: %s", feed.error, extra=fields)
+        else:
+            log.info("built", extra=fields)
+        for location, message in feed.failed_sources:
+            log.warning(
+                "source failed: %s", message, extra=log_fields(feed=feed.name, source=location)
+            )
+
+
 def run_service(
     *,
     feeds_dir: Path,
@@ -100,14 +190,79 @@ def run_service(
     state_path: Path,
     wait: float,
     force: bool,
-    stop_event: object | None = None,
+    stop_event: threading.Event | None = None,
+    install_signal_handlers: bool = True,
 ) -> int:
-    """Run the scheduler until SIGTERM/SIGINT (see :mod:`feedloom.schedule`)."""
-    raise NotImplementedError  # wired in the scheduling change
+    """Rebuild each feed on its schedule until SIGTERM/SIGINT (or ``stop_event``); return 0.
+
+    Builds run one at a time (one worker), so two feeds never contend for the state
+    lock inside one service; the first build of every feed runs at start.
+    """
+    from feedloom.schedule import run_scheduler
+
+    jobs = _jobs(
+        feeds_dir=feeds_dir, output_dir=output_dir, state_path=state_path, wait=wait, force=force
+    )
+    return run_scheduler(
+        jobs,
+        stop_event=stop_event,
+        install_signal_handlers=install_signal_handlers,
+        max_workers=1,
+        misfire_grace_time=300,
+    )
 
 
 def serve_output(
-    *, output_dir: Path, feeds_dir: Path, state_path: Path, host: str, port: int, schedule: bool
+    *,
+    output_dir: Path,
+    feeds_dir: Path,
+    state_path: Path,
+    host: str,
+    port: int,
+    schedule: bool,
+    wait: float = 60.0,
 ) -> int:
-    """Serve ``output_dir`` (and optionally run the scheduler beside it)."""
-    raise NotImplementedError  # wired in the serving change
+    """Serve ``output_dir`` with waitress; with ``schedule``, run the scheduler beside it."""
+    from feedloom.serve import serve
+
+    stop = threading.Event()
+    scheduler: threading.Thread | None = None
+    if schedule:
+        # Validate before binding the port: a bad config must fail fast, not after start.
+        _jobs(
+            feeds_dir=feeds_dir,
+            output_dir=output_dir,
+            state_path=state_path,
+            wait=wait,
+            force=False,
+        )
+        scheduler = threading.Thread(
+            target=run_service,
+            kwargs={
+                "feeds_dir": feeds_dir,
+                "output_dir": output_dir,
+                "state_path": state_path,
+                "wait": wait,
+                "force": False,
+                "stop_event": stop,
+                "install_signal_handlers": False,
+            },
+            name="feedloom-scheduler",
+        )
+
+    def ready(bound_host: str, bound_port: int) -> None:
+        print(
+            f"feedloom: serving {output_dir} on http://{bound_host}:{bound_port}/",
+            file=sys.stderr,
+            flush=True,
+        )
+        if scheduler is not None:
+            scheduler.start()
+
+    try:
+        serve(output_dir, host=host, port=port, max_age_for=_max_age_for(feeds_dir), on_ready=ready)
+    finally:
+        stop.set()
+        if scheduler is not None and scheduler.is_alive():
+            scheduler.join()
+    return 0

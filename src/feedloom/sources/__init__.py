@@ -54,6 +54,8 @@ class CollectContext:
         store: the state store (read-only use; the build writes).
         fetcher: returns the shared HTTP fetcher (created on first use).
         force: ignore backoff and freshness hints.
+        respect_freshness: skip external feeds whose own hints (Cache-Control, Expires,
+            ``<ttl>``, ``sy:updatePeriod``) say they are still fresh (``feedloom run``).
     """
 
     feed: FeedConfig
@@ -61,6 +63,7 @@ class CollectContext:
     store: Store
     fetcher: Callable[[], Fetcher]
     force: bool = False
+    respect_freshness: bool = False
 
 
 @dataclass(frozen=True, slots=True)

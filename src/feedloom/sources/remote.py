@@ -8,7 +8,8 @@ A failing source becomes an error in its :class:`SourceResult`, never an excepti
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
@@ -19,6 +20,7 @@ from feedloom.sources import Adapter, CollectContext, SourceResult
 
 if TYPE_CHECKING:
     from feedloom.config import FeedConfig, Table
+    from feedloom.fetch import HttpState, Outcome
     from feedloom.parse import ParsedFeed
 
 __all__ = ["FeedSource"]
@@ -103,7 +105,7 @@ class FeedSource(Adapter):
         *,
         url: str,
         headers: dict[str, str] | None,
-        **extra: Any,
+        state: HttpState | None = None,
     ) -> SourceResult:
         from feedloom.parse import parse_bytes
 
@@ -118,22 +120,34 @@ class FeedSource(Adapter):
                 source_name=self.name,
             )
         except SourceError as exc:
-            return SourceResult(
-                key=self.key,
-                kind=self.type,
-                location=self.location,
-                error=exc,
-                meta=self._meta(),
-                **extra,
+            return self._result(error=exc, state=state)
+        if state is not None:
+            state = _with_feed_hints(state, parsed, ctx.now)
+        entries = parsed.entries
+        if self.path is not None:
+            # A local file's URI would leak a server path into <source url>: attribute
+            # the entries to the feed's own public address instead.
+            public = parsed.meta.self_urls.get("rss") or next(
+                iter(parsed.meta.self_urls.values()), None
+            )
+            entries = tuple(
+                e.evolve(source=replace(e.source, url=public)) if e.source else e for e in entries
+            )
+        return self._result(
+            entries=entries,
+            warnings=tuple(f"{self.location}: {w}" for w in parsed.warnings),
+            state=state,
+        )
+
+    def _result(self, *, state: HttpState | None = None, **fields: Any) -> SourceResult:
+        if state is not None:
+            fields.update(
+                http_state={self.url: state.to_dict()},
+                http_status=state.last_status,
+                next_fetch=state.next_fetch,
             )
         return SourceResult(
-            key=self.key,
-            kind=self.type,
-            location=self.location,
-            entries=parsed.entries,
-            warnings=tuple(f"{self.location}: {w}" for w in parsed.warnings),
-            meta=self._meta(),
-            **extra,
+            key=self.key, kind=self.type, location=self.location, meta=self._meta(), **fields
         )
 
     def collect(self, ctx: CollectContext) -> SourceResult:
@@ -157,7 +171,9 @@ class FeedSource(Adapter):
                 stored = ctx.store.http_state(s.url)
                 state = HttpState.from_dict(stored) if stored else None
                 jobs.append((s.url, state))
-            outcomes = ctx.fetcher().fetch_many(jobs, now=ctx.now, force=ctx.force)
+            outcomes = ctx.fetcher().fetch_many(
+                jobs, now=ctx.now, force=ctx.force, respect_freshness=ctx.respect_freshness
+            )
             for (i, s), outcome in zip(remote, outcomes, strict=True):
                 results[i] = s._from_outcome(outcome, ctx)
         return [results[i] for i in range(len(sources))]
@@ -168,50 +184,41 @@ class FeedSource(Adapter):
             data = self.path.read_bytes()
         except OSError as exc:
             err = SourceError(f"cannot read the feed file ({exc.strerror})", path=str(self.path))
-            return SourceResult(
-                key=self.key, kind=self.type, location=self.location, error=err, meta=self._meta()
-            )
+            return self._result(error=err)
         return self._parsed(data, ctx, url=self.path.as_uri(), headers=None)
 
-    def _from_outcome(self, outcome: Any, ctx: CollectContext) -> SourceResult:
-        assert self.url is not None
+    def _from_outcome(self, outcome: Outcome, ctx: CollectContext) -> SourceResult:
         state = outcome.state
-        extra: dict[str, Any] = {
-            "http_state": {self.url: state.to_dict()},
-            "http_status": state.last_status,
-            "next_fetch": state.next_fetch,
-        }
         if outcome.kind == "fetched":
             result = outcome.result
+            assert result is not None
             if not result.body:
                 err = ParseError("the server sent an empty body", url=self.url)
-                return SourceResult(
-                    key=self.key,
-                    kind=self.type,
-                    location=self.location,
-                    error=err,
-                    meta=self._meta(),
-                    **extra,
-                )
+                return self._result(error=err, state=state)
             return self._parsed(
-                result.body, ctx, url=result.final_url, headers=dict(result.headers), **extra
+                result.body, ctx, url=result.final_url, headers=dict(result.headers), state=state
             )
         if outcome.kind == "failed":
-            return SourceResult(
-                key=self.key,
-                kind=self.type,
-                location=self.location,
-                error=outcome.error,
-                meta=self._meta(),
-                **extra,
-            )
+            return self._result(error=outcome.error, state=state)
         warnings = (f"{self.url}: skipped: {outcome.reason}",) if outcome.kind == "skipped" else ()
-        return SourceResult(
-            key=self.key,
-            kind=self.type,
-            location=self.location,
-            unchanged=True,
-            warnings=warnings,
-            meta=self._meta(),
-            **extra,
-        )
+        return self._result(unchanged=True, warnings=warnings, state=state)
+
+
+# Never trust a feed's own hint for longer than a day: a typo'd <ttl> must not
+# silence a source for weeks.
+_MAX_HINT = timedelta(hours=24)
+
+
+def _with_feed_hints(state: HttpState, parsed: ParsedFeed, now: datetime) -> HttpState:
+    """Extend the state's freshness by the feed's ``<ttl>`` / ``sy:updatePeriod``."""
+    hints = []
+    if parsed.ttl:
+        hints.append(timedelta(minutes=parsed.ttl))
+    if parsed.update_period:
+        hints.append(timedelta(seconds=parsed.update_period))
+    if not hints:
+        return state
+    until = now + min(max(hints), _MAX_HINT)
+    if state.fresh_until is not None and state.fresh_until >= until:
+        return state
+    return replace(state, fresh_until=until)
