@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from feedloom.errors import ParseError, SourceError
+from feedloom.model import Entry
 from feedloom.sources import Adapter, CollectContext, SourceResult
 
 if TYPE_CHECKING:
@@ -130,9 +131,7 @@ class FeedSource(Adapter):
             public = parsed.meta.self_urls.get("rss") or next(
                 iter(parsed.meta.self_urls.values()), None
             )
-            entries = tuple(
-                e.evolve(source=replace(e.source, url=public)) if e.source else e for e in entries
-            )
+            entries = tuple(_public_source(e, public) for e in entries)
         return self._result(
             entries=entries,
             warnings=tuple(f"{self.location}: {w}" for w in parsed.warnings),
@@ -202,6 +201,16 @@ class FeedSource(Adapter):
             return self._result(error=outcome.error, state=state)
         warnings = (f"{self.url}: skipped: {outcome.reason}",) if outcome.kind == "skipped" else ()
         return self._result(unchanged=True, warnings=warnings, state=state)
+
+
+def _public_source(entry: Entry, public: str | None) -> Entry:
+    ref = entry.source
+    if ref is None:
+        return entry
+    ident = ref.id
+    if ident is None or ident.startswith("file:"):
+        ident = public or ref.link
+    return entry.evolve(source=replace(ref, url=public, id=ident))
 
 
 # Never trust a feed's own hint for longer than a day: a typo'd <ttl> must not
