@@ -62,10 +62,15 @@ def test_defaults(tmp_path: Path) -> None:
         ('timezone = "Mars/Olympus"', "timezone", "IANA"),
         ('include = ["re:("]', "include", "("),
         ('hub = "ftp://hub"', "hub", "http(s) URL"),
+        ("[fetch]\ndeadline = -1", "fetch.deadline", "positive"),
+        ("[fetch]\nworkers = 0", "fetch.workers", ">= 1"),
+        ("[fetch]\ntimeout = 5", "fetch.timeout", "unknown key"),
     ],
 )
 def test_bad_values_name_file_and_key(tmp_path: Path, extra: str, key: str, expected: str) -> None:
-    path = write(tmp_path, extra + "\n" + GOOD)
+    # A table header ends the top-level keys, so tables go after GOOD.
+    text = GOOD + extra + "\n" if extra.startswith("[") else extra + "\n" + GOOD
+    path = write(tmp_path, text)
     with pytest.raises(ConfigError) as info:
         load_feed_config(path)
     message = str(info.value)
@@ -73,6 +78,11 @@ def test_bad_values_name_file_and_key(tmp_path: Path, extra: str, key: str, expe
     assert f"'{key}'" in message
     assert expected in message
     assert info.value.exit_code == 2
+
+
+def test_fetch_limits(tmp_path: Path) -> None:
+    c = load_feed_config(write(tmp_path, GOOD + "[fetch]\ndeadline = 1.5\nmax_bytes = 1024\n"))
+    assert c.fetch == {"deadline": 1.5, "max_bytes": 1024}
 
 
 def test_site_url_required(tmp_path: Path) -> None:

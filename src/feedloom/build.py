@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -95,21 +95,28 @@ def prepare(configs: Sequence[FeedConfig]) -> list[Prepared]:
 
 
 class _LazyFetcher:
-    """Creates the HTTP fetcher on first use, so page-only builds never import requests."""
+    """Creates HTTP fetchers on first use (page-only builds never import requests),
+    one per distinct set of ``[fetch]`` limits."""
 
     def __init__(self) -> None:
-        self._fetcher: Fetcher | None = None
+        self._fetchers: dict[tuple[tuple[str, float], ...], Fetcher] = {}
 
-    def __call__(self) -> Fetcher:
-        if self._fetcher is None:
-            from feedloom.fetch import Fetcher
+    def for_feed(self, config: FeedConfig) -> Callable[[], Fetcher]:
+        """The fetcher factory for ``config``'s limits."""
+        key = tuple(sorted(config.fetch.items()))
 
-            self._fetcher = Fetcher()
-        return self._fetcher
+        def get() -> Fetcher:
+            if key not in self._fetchers:
+                from feedloom.fetch import Fetcher, Limits
+
+                self._fetchers[key] = Fetcher(Limits(**dict(key)))  # type: ignore[arg-type]
+            return self._fetchers[key]
+
+        return get
 
     def close(self) -> None:
-        if self._fetcher is not None:
-            self._fetcher.close()
+        for fetcher in self._fetchers.values():
+            fetcher.close()
 
 
 def build_feeds(
@@ -169,7 +176,7 @@ def _build_one(
         feed=config,
         now=now,
         store=store,
-        fetcher=fetcher,
+        fetcher=fetcher.for_feed(config),
         force=force,
         respect_freshness=respect_freshness,
     )

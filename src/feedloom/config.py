@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -227,6 +227,7 @@ class FeedConfig:
     fail_on_source_error: bool
     retention: Retention
     sources: tuple[SourceConfig, ...]
+    fetch: Mapping[str, float] = field(default_factory=dict)
 
     def self_urls(self) -> dict[str, str]:
         """Public URL of each output file, from ``base_url`` (else relative to the site)."""
@@ -296,6 +297,7 @@ def load_feed_config(path: Path) -> FeedConfig:
         retention_t.done()
     include, exclude = t.str_list("include"), t.str_list("exclude")
     _check_filters(t, include, exclude)
+    fetch = _fetch_limits(t.table("fetch"))
     sources: list[SourceConfig] = []
     types = known_types()
     for index, st in enumerate(t.tables("sources")):
@@ -330,9 +332,41 @@ def load_feed_config(path: Path) -> FeedConfig:
         fail_on_source_error=t.bool("fail_on_source_error", False),
         retention=retention,
         sources=tuple(sources),
+        fetch=fetch,
     )
     t.done()
     return config
+
+
+# [fetch] keys: the fields of feedloom.fetch.Limits (kept as plain numbers here so
+# that loading a config never imports the HTTP stack).
+_FETCH_KEYS = {
+    "connect_timeout": float,
+    "read_timeout": float,
+    "deadline": float,
+    "max_bytes": int,
+    "max_redirects": int,
+    "per_host": int,
+    "workers": int,
+}
+
+
+def _fetch_limits(t: Table | None) -> dict[str, float]:
+    if t is None:
+        return {}
+    limits: dict[str, float] = {}
+    for name, kind in _FETCH_KEYS.items():
+        if name not in t.data:
+            continue
+        if kind is int:
+            limits[name] = t.int(name, minimum=0 if name == "max_redirects" else 1)
+        else:
+            value = t._get(name, (int, float), "a number of seconds", None)
+            if value <= 0:
+                raise t.error(name, f"expected a positive number of seconds, got {value!r}")
+            limits[name] = float(value)
+    t.done()
+    return limits
 
 
 def _check_filters(t: Table, include: tuple[str, ...], exclude: tuple[str, ...]) -> None:
