@@ -303,10 +303,20 @@ def test_connection_refused(fetcher: Fetcher) -> None:
 
 
 @pytest.mark.parametrize(
-    "url", ["ftp://127.0.0.1/feed", "file:///etc/passwd", "feed.xml", "http://", "data:,x"]
+    "url",
+    [
+        "ftp://127.0.0.1/feed",
+        "file:///etc/passwd",
+        "feed.xml",
+        "http://",
+        "data:,x",
+        "http://[::1/feed",
+        "http://127.0.0.1:99999/feed",
+        "http://127.0.0.1:port/feed",
+    ],
 )
 def test_only_http_urls_are_fetched(fetcher: Fetcher, url: str) -> None:
-    with pytest.raises(FetchError, match=r"not an http\(s\) URL"):
+    with pytest.raises(FetchError, match=r"not a valid http\(s\) URL"):
         fetcher.fetch(url)
 
 
@@ -386,6 +396,18 @@ def test_redirect_candidate_resets_when_the_redirect_stops(
     assert (third.state.redirect_candidate, third.state.redirect_seen) == (new, 1)
 
 
+def test_utf8_location_is_followed(loopback: LoopbackServer, fetcher: Fetcher) -> None:
+    def moved(h: BaseHTTPRequestHandler) -> None:
+        # Raw bytes: servers send UTF-8 in Location although HTTP says ASCII.
+        h.wfile.write("HTTP/1.0 301 Moved\r\nLocation: /新闻\r\n\r\n".encode())
+
+    loopback.routes["/feed"] = moved
+    loopback.routes["/%E6%96%B0%E9%97%BB"] = slow_counting(0, RSS, {})
+    result = fetcher.fetch(loopback.url("/feed"))
+    assert result.body == RSS
+    assert result.final_url == result.permanent_redirect == loopback.url("/新闻")
+
+
 def test_chain_is_permanent_only_if_every_hop_is(httpserver: HTTPServer, fetcher: Fetcher) -> None:
     _redirect(httpserver, "/a", 301, "/b")
     _redirect(httpserver, "/b", 308, "/c")
@@ -417,13 +439,16 @@ def test_too_many_redirects(httpserver: HTTPServer, fetcher: Fetcher) -> None:
         fetcher.fetch(httpserver.url_for("/hop0"))  # 6 hops
 
 
-@pytest.mark.parametrize("target", ["ftp://127.0.0.1/feed", "file:///etc/passwd"])
-def test_redirect_to_another_scheme_is_refused(
-    httpserver: HTTPServer, fetcher: Fetcher, target: str
+@pytest.mark.parametrize(
+    "target", ["ftp://127.0.0.1/feed", "file:///etc/passwd", "http://[::1/feed"]
+)
+def test_redirect_to_another_scheme_or_a_broken_url_is_refused(
+    loopback: LoopbackServer, fetcher: Fetcher, target: str
 ) -> None:
-    _redirect(httpserver, "/feed", 301, target)
-    with pytest.raises(FetchError, match="redirect to a non-http") as caught:
-        fetcher.fetch(httpserver.url_for("/feed"))
+    # The stdlib server, because werkzeug refuses to send a broken Location.
+    loopback.routes["/feed"] = lambda h: _headers(h, 301, Location=target)
+    with pytest.raises(FetchError, match=r"redirect to an invalid or non-http\(s\) URL") as caught:
+        fetcher.fetch(loopback.url("/feed"))
     assert target in str(caught.value) and caught.value.status == 301
 
 
@@ -464,6 +489,7 @@ def test_retry_after_seconds_sets_next_fetch(
     out = conditional_fetch(fetcher, url, None, now=NOW)
     assert out.kind == "failed" and out.error is not None
     assert (out.error.status, out.error.retry_after) == (status, 120.0)
+    assert str(out.error).endswith("(the server asks to retry after 120 s)")
     assert out.state.next_fetch == NOW + timedelta(seconds=120)
     assert out.state.failures == 1
 
@@ -673,6 +699,17 @@ def test_fetch_many_never_exceeds_per_host_limit(loopback: LoopbackServer) -> No
         outcomes = fetcher.fetch_many(jobs, now=NOW)
     assert [o.kind for o in outcomes] == ["fetched"] * 6
     assert counter["peak"] == 2  # both parallel and limited
+
+
+def test_waiting_for_a_host_slot_does_not_count_against_the_deadline(
+    loopback: LoopbackServer,
+) -> None:
+    loopback.routes["/slow"] = slow_counting(0.6, RSS, {})
+    jobs = [(loopback.url(f"/slow?{i}"), None) for i in range(2)]
+    # The second request queues 0.6 s behind the first, then takes 0.6 s itself.
+    with Fetcher(Limits(per_host=1, deadline=1.0)) as fetcher:
+        outcomes = fetcher.fetch_many(jobs, now=NOW)
+    assert [o.kind for o in outcomes] == ["fetched", "fetched"]
 
 
 def test_fetch_many_keeps_input_order_and_isolates_failures(loopback: LoopbackServer) -> None:

@@ -142,6 +142,18 @@ class _Deadline:
         return self.remaining() <= 0.05
 
 
+class _Session(requests.Session):
+    """A session that never resolves redirects, since :meth:`Fetcher.fetch` follows them.
+
+    With ``allow_redirects=False`` requests still prepares the next hop for
+    ``Response.next``, and raises a bare ValueError (leaking the response) on a
+    malformed Location before we could report it.
+    """
+
+    def resolve_redirects(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        return iter(())
+
+
 class Fetcher:
     """Fetches feeds over HTTP(S) with one :class:`requests.Session`. Thread-safe.
 
@@ -152,7 +164,7 @@ class Fetcher:
 
     def __init__(self, limits: Limits = DEFAULT_LIMITS, *, user_agent: str = USER_AGENT) -> None:
         self.limits = limits
-        self._session = requests.Session()
+        self._session = _Session()
         # Retries are policy (backoff across runs), never hidden inside one fetch.
         adapter = HTTPAdapter(pool_maxsize=max(10, limits.workers), max_retries=0)
         self._session.mount("http://", adapter)
@@ -190,7 +202,7 @@ class Fetcher:
             headers["If-None-Match"] = etag
         if last_modified is not None:
             headers["If-Modified-Since"] = last_modified
-        current = _check_http(url, url, "not an http(s) URL")
+        current = _check_http(url, url, "not a valid http(s) URL")
         chain = [current]
         hops: list[int] = []
         while True:
@@ -205,7 +217,10 @@ class Fetcher:
                         )
                     status = response.status_code
             hops.append(status)
-            current = urljoin(current, target)
+            try:
+                current = urljoin(current, target)
+            except ValueError:  # e.g. "http://[broken"; reported just below
+                current = target
             if len(hops) > self.limits.max_redirects:
                 raise FetchError(
                     f"too many redirects (more than {self.limits.max_redirects}): "
@@ -213,7 +228,9 @@ class Fetcher:
                     url=url,
                     status=status,
                 )
-            _check_http(current, url, f"HTTP {status} redirect to a non-http(s) URL", status)
+            _check_http(
+                current, url, f"HTTP {status} redirect to an invalid or non-http(s) URL", status
+            )
             if current in chain:
                 raise FetchError(
                     "redirect loop: " + " → ".join([*chain, current]), url=url, status=status
@@ -378,8 +395,13 @@ class Fetcher:
 
 
 def _check_http(candidate: str, url: str, problem: str, status: int | None = None) -> str:
-    parts = urlsplit(candidate)
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(candidate)
+        valid = parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+        parts.port  # noqa: B018  # raises ValueError when out of range or not a number
+    except ValueError:
+        valid = False
+    if not valid:
         raise FetchError(f"{problem}: {candidate!r}", url=url, status=status)
     return candidate
 
