@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
@@ -150,8 +150,10 @@ class _Session(requests.Session):
     malformed Location before we could report it.
     """
 
-    def resolve_redirects(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
-        return iter(())
+    def resolve_redirects(
+        self, *args: Any, **kwargs: Any
+    ) -> Generator[requests.Response, None, None]:
+        yield from ()
 
 
 class Fetcher:
@@ -565,7 +567,7 @@ def backoff_delay(failures: int) -> timedelta:
     """Wait after ``failures`` consecutive failures: 60 s, 120 s, 240 s … capped at 6 h."""
     if failures <= 0:
         return timedelta(0)
-    return min(BACKOFF_BASE * 2 ** min(failures - 1, 32), BACKOFF_CAP)
+    return min(BACKOFF_BASE * (1 << min(failures - 1, 32)), BACKOFF_CAP)
 
 
 def _when(moment: datetime) -> str:
