@@ -16,6 +16,12 @@ CORPUS = ROOT.parent / "shared" / "corpus" / "realworld"
 NEWS_PAGE = ROOT / "sources" / "news.txt"
 
 
+@pytest.fixture(scope="session")
+def httpserver_listen_address() -> tuple[str, int]:
+    """pytest-httpserver binds 127.0.0.1, never a name that could resolve elsewhere."""
+    return ("127.0.0.1", 0)
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """A copy of feeds/ and sources/ in a temporary folder (outputs and state go there too)."""

@@ -168,7 +168,11 @@ class FeedSource(Adapter):
             for _, s in remote:
                 assert s.url is not None
                 stored = ctx.store.http_state(s.url)
-                state = HttpState.from_dict(stored) if stored else None
+                try:
+                    state = HttpState.from_dict(stored) if stored else None
+                except ValueError:
+                    # A damaged row costs one unconditional fetch, never the source.
+                    state = None
                 jobs.append((s.url, state))
             outcomes = ctx.fetcher().fetch_many(
                 jobs, now=ctx.now, force=ctx.force, respect_freshness=ctx.respect_freshness
