@@ -36,7 +36,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from common import DEFAULT_CORPUS, DEFAULT_SEED, MANIFEST_NAME, FeedFile, Manifest, fmt_bytes
 
-__all__ = ["generate"]
+__all__ = ["describe", "generate", "headline", "html_body", "sentence"]
 
 ENTRIES_PER_FEED = 57.5  # 11,500 entries for 200 feeds
 BYTES_PER_FEED = 90_000  # 18 MB for 200 feeds
@@ -110,7 +110,8 @@ class _Story:
     id_is_link: bool = False
 
 
-def _sentence(rng: random.Random, zh: bool) -> str:
+def sentence(rng: random.Random, zh: bool) -> str:
+    """One sentence of filler text, Chinese (``zh``) or English."""
     if zh:
         words = rng.choices(_ZH_PHRASES, k=rng.randint(6, 16))
         cut = rng.randint(2, len(words) - 2)
@@ -119,37 +120,41 @@ def _sentence(rng: random.Random, zh: bool) -> str:
     return " ".join(words).capitalize() + "."
 
 
-def _title(rng: random.Random, zh: bool) -> str:
+def headline(rng: random.Random, zh: bool) -> str:
+    """A headline of filler words, Chinese (``zh``) or English."""
     if zh:
         return "".join(rng.choices(_ZH_PHRASES, k=rng.randint(4, 9)))
     return " ".join(rng.choices(_EN_WORDS, k=rng.randint(5, 11))).title()
 
 
-def _html(rng: random.Random, zh: bool, budget: int, hostile: bool) -> str:
-    """Well-formed XHTML-compatible HTML of about ``budget`` UTF-8 bytes."""
+def html_body(rng: random.Random, zh: bool, budget: int, hostile: bool) -> str:
+    """Well-formed (XHTML-compatible) HTML of about ``budget`` UTF-8 bytes.
+
+    With ``hostile``, one dangerous snippet (script, event handler...) is inserted.
+    """
     parts: list[str] = []
     size = 0
     while size < budget:
         roll = rng.random()
         if roll < 0.65:
-            text = " ".join(_sentence(rng, zh) for _ in range(rng.randint(1, 4)))
+            text = " ".join(sentence(rng, zh) for _ in range(rng.randint(1, 4)))
             if rng.random() < 0.3:
                 word = rng.choice(_ZH_PHRASES if zh else _EN_WORDS)
                 href = f"https://news.example.com/{rng.randrange(10**6)}"
                 text += f' <a href="{href}">{word}</a>'
             if rng.random() < 0.2:
-                text = f"<strong>{_sentence(rng, zh)}</strong> {text}"
+                text = f"<strong>{sentence(rng, zh)}</strong> {text}"
             part = f"<p>{text}</p>"
         elif roll < 0.8:
-            items = "".join(f"<li>{_sentence(rng, zh)}</li>" for _ in range(rng.randint(2, 5)))
+            items = "".join(f"<li>{sentence(rng, zh)}</li>" for _ in range(rng.randint(2, 5)))
             part = f"<ul>{items}</ul>"
         elif roll < 0.9:
             part = (
                 f'<img src="https://img.example.com/{rng.randrange(10**6)}.jpg" '
-                f'alt="{escape(_title(rng, zh))}" width="640" height="360"/>'
+                f'alt="{escape(headline(rng, zh))}" width="640" height="360"/>'
             )
         else:
-            part = f"<blockquote><em>{_sentence(rng, zh)}</em></blockquote>"
+            part = f"<blockquote><em>{sentence(rng, zh)}</em></blockquote>"
         parts.append(part)
         size += len(part.encode())
     if hostile:
@@ -178,7 +183,7 @@ def _rfc822(dt: datetime) -> str:
 
 def _rss(name: str, zh: bool, stories: list[_Story], rng: random.Random) -> str:
     lang = "zh-CN" if zh else "en-GB"
-    title = f"{_title(rng, zh)} ({name})"
+    title = f"{headline(rng, zh)} ({name})"
     dated = [s.date for s in stories if s.date]
     out = [
         '<?xml version="1.0" encoding="UTF-8"?>',
@@ -187,7 +192,7 @@ def _rss(name: str, zh: bool, stories: list[_Story], rng: random.Random) -> str:
         "<channel>",
         f"<title>{escape(title)}</title>",
         f"<link>https://{name}.example.com/</link>",
-        f"<description>{escape(_sentence(rng, zh))}</description>",
+        f"<description>{escape(sentence(rng, zh))}</description>",
         f"<language>{lang}</language>",
         f'<atom:link href="https://{name}.example.com/feed.xml" rel="self" '
         'type="application/rss+xml"/>',
@@ -226,8 +231,8 @@ def _atom(name: str, zh: bool, stories: list[_Story], rng: random.Random) -> str
     out = [
         '<?xml version="1.0" encoding="utf-8"?>',
         f'<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="{lang}">',
-        f"<title>{escape(_title(rng, zh))} ({name})</title>",
-        f"<subtitle>{escape(_sentence(rng, zh))}</subtitle>",
+        f"<title>{escape(headline(rng, zh))} ({name})</title>",
+        f"<subtitle>{escape(sentence(rng, zh))}</subtitle>",
         f'<link href="https://{name}.example.com/"/>',
         f'<link rel="self" href="https://{name}.example.com/atom.xml"/>',
         f"<id>tag:{name}.example.com,2024:feed</id>",
@@ -274,8 +279,8 @@ def _shared_pool(rng: random.Random, size: int) -> list[_Story]:
             _Story(
                 id=link,
                 link=link,
-                title=_title(rng, zh),
-                html=_html(rng, zh, rng.randint(300, 3000), hostile=False),
+                title=headline(rng, zh),
+                html=html_body(rng, zh, rng.randint(300, 3000), hostile=False),
                 summary=None,
                 date=date.astimezone(CST) if zh else date,
                 author="Wire Service",
@@ -344,14 +349,14 @@ def generate(out: Path, *, feeds: int = 200, seed: int = DEFAULT_SEED) -> Manife
                 story_id = ""
             else:
                 story_id = f"tag:{name}.example.com,2024:{i}"
-            html = _html(frng, zh, budget, hostile=frng.random() < SHARE_HOSTILE)
+            html = html_body(frng, zh, budget, hostile=frng.random() < SHARE_HOSTILE)
             stories.append(
                 _Story(
                     id=story_id,
                     link=link,
-                    title=_title(frng, zh),
+                    title=headline(frng, zh),
                     html=html,
-                    summary=_sentence(frng, zh) if frng.random() < 0.4 else None,
+                    summary=sentence(frng, zh) if frng.random() < 0.4 else None,
                     date=date,
                     author=f"{frng.choice(_EN_WORDS).title()} {frng.choice(_EN_WORDS).title()}",
                     categories=frng.sample(_ZH_PHRASES if zh else _EN_WORDS, frng.randint(0, 3)),
