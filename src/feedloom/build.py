@@ -215,7 +215,8 @@ def _build_one(
         for key, times in new_seen.items():
             store.record_seen(key, times)
         _record_status(store, config, results, now, counts)
-    written, unchanged = [], []
+    written: list[str] = []
+    unchanged: list[str] = []
     from feedloom.writers import FORMATS
 
     for fmt, data in rendered.items():

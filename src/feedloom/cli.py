@@ -129,7 +129,7 @@ def main(debug: bool, log_format: str) -> None:
     """Publish pages as RSS 2.0, Atom 1.0 and JSON Feed, and merge external feeds."""
     from feedloom.logs import configure_logging
 
-    configure_logging(log_format, "DEBUG" if debug else "INFO")
+    configure_logging("json" if log_format == "json" else "text", "DEBUG" if debug else "INFO")
 
 
 @main.command()

@@ -86,7 +86,7 @@ class Table:
             raise self.error(name, f"expected {expected}, got {value!r}")
         return value
 
-    def str(self, name: str, default: Any = None, *, required: bool = False) -> Any:
+    def string(self, name: str, default: Any = None, *, required: bool = False) -> Any:
         """A string value; ``required`` makes absence an error."""
         if required and name not in self.data:
             raise self.error(name, "is required (a string)")
@@ -95,14 +95,14 @@ class Table:
             raise self.error(name, "must not be empty")
         return value
 
-    def int(self, name: str, default: Any = None, *, minimum: int = 0) -> Any:
+    def integer(self, name: str, default: Any = None, *, minimum: int = 0) -> Any:
         """An integer value of at least ``minimum``."""
         value = self._get(name, int, "an integer", default)
         if isinstance(value, int) and value < minimum:
             raise self.error(name, f"expected an integer >= {minimum}, got {value}")
         return value
 
-    def bool(self, name: str, default: bool = False) -> bool:
+    def boolean(self, name: str, default: bool = False) -> bool:
         """A boolean value."""
         return bool(self._get(name, bool, "true or false", default))
 
@@ -139,12 +139,12 @@ class Table:
 
     def duration(self, name: str, default: str | None = None) -> timedelta | None:
         """A duration string like ``"30d"``."""
-        raw = self.str(name, default)
+        raw = self.string(name, default)
         return None if raw is None else self.convert(name, parse_duration, raw)
 
     def url(self, name: str, default: str | None = None, *, required: bool = False) -> Any:
         """An absolute http(s) URL."""
-        raw = self.str(name, default, required=required)
+        raw = self.string(name, default, required=required)
         if raw is not None:
             parts = urlsplit(raw)
             if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -153,7 +153,7 @@ class Table:
 
     def timezone(self, name: str, default: str = "UTC") -> ZoneInfo:
         """An IANA timezone name like ``Asia/Shanghai``."""
-        raw = self.str(name, default)
+        raw = self.string(name, default)
         try:
             return ZoneInfo(raw)
         except (ZoneInfoNotFoundError, ValueError):
@@ -163,7 +163,7 @@ class Table:
 
     def path_value(self, name: str, *, required: bool = False) -> Path | None:
         """A filesystem path, resolved against the config file's folder."""
-        raw = self.str(name, required=required)
+        raw = self.string(name, required=required)
         return None if raw is None else (self.path.parent / raw).resolve()
 
     def done(self) -> None:
@@ -260,7 +260,7 @@ def load_feed_config(path: Path) -> FeedConfig:
     from feedloom.sources import known_types
 
     t = Table(_read_toml(path), path=path)
-    name = t.str("name", path.stem)
+    name = t.string("name", path.stem)
     if not _NAME_RE.match(name):
         raise t.error(
             "name",
@@ -273,11 +273,11 @@ def load_feed_config(path: Path) -> FeedConfig:
         if fmt not in ALL_FORMATS:
             raise t.error("formats", f"expected some of {', '.join(ALL_FORMATS)}, got {fmt!r}")
     author = t.table("author")
-    author_name = author.str("name") if author else None
-    author_email = author.str("email") if author else None
+    author_name = author.string("name") if author else None
+    author_email = author.string("email") if author else None
     if author:
         author.done()
-    schedule, every = t.str("schedule"), t.str("every")
+    schedule, every = t.string("schedule"), t.string("every")
     if schedule and every:
         raise t.error("every", "set either 'schedule' (crontab) or 'every' (interval), not both")
     if every:
@@ -291,7 +291,7 @@ def load_feed_config(path: Path) -> FeedConfig:
     retention = Retention()
     if retention_t:
         retention = Retention(
-            max_entries=retention_t.int("max_entries", retention.max_entries, minimum=1),
+            max_entries=retention_t.integer("max_entries", retention.max_entries, minimum=1),
             max_age=retention_t.duration("max_age", "90d"),
         )
         retention_t.done()
@@ -301,7 +301,7 @@ def load_feed_config(path: Path) -> FeedConfig:
     sources: list[SourceConfig] = []
     types = known_types()
     for index, st in enumerate(t.tables("sources")):
-        kind = st.str("type", required=True)
+        kind = st.string("type", required=True)
         if kind not in types:
             raise st.error("type", f"expected one of {', '.join(sorted(types))}, got {kind!r}")
         sources.append(SourceConfig(type=kind, index=index, table=st))
@@ -310,26 +310,26 @@ def load_feed_config(path: Path) -> FeedConfig:
     config = FeedConfig(
         path=path,
         name=name,
-        title=t.str("title"),
-        description=t.str("description"),
+        title=t.string("title"),
+        description=t.string("description"),
         site_url=site_url,
         base_url=t.url("base_url"),
-        feed_id=t.str("id") or site_url,
-        language=t.str("language", "zh-CN"),
-        ttl=t.int("ttl", 60, minimum=1),
+        feed_id=t.string("id") or site_url,
+        language=t.string("language", "zh-CN"),
+        ttl=t.integer("ttl", 60, minimum=1),
         author_name=author_name,
         author_email=author_email,
         hub=t.url("hub"),
         formats=tuple(dict.fromkeys(formats)),
-        limit=t.int("limit", None, minimum=1),
+        limit=t.integer("limit", None, minimum=1),
         max_age=t.duration("max_age"),
         include=include,
         exclude=exclude,
-        dedupe_titles=t.bool("dedupe_titles", False),
+        dedupe_titles=t.boolean("dedupe_titles", False),
         schedule=schedule,
         every=every,
         timezone=t.timezone("timezone"),
-        fail_on_source_error=t.bool("fail_on_source_error", False),
+        fail_on_source_error=t.boolean("fail_on_source_error", False),
         retention=retention,
         sources=tuple(sources),
         fetch=fetch,
@@ -359,7 +359,7 @@ def _fetch_limits(t: Table | None) -> dict[str, float]:
         if name not in t.data:
             continue
         if kind is int:
-            limits[name] = t.int(name, minimum=0 if name == "max_redirects" else 1)
+            limits[name] = t.integer(name, minimum=0 if name == "max_redirects" else 1)
         else:
             value = t._get(name, (int, float), "a number of seconds", None)
             if value <= 0:

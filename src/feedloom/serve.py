@@ -586,6 +586,6 @@ def serve(
         server.run()
     finally:
         server.close()
-        for signum, handler in previous.items():
+        for restored, handler in previous.items():
             with contextlib.suppress(ValueError, TypeError):
-                signal.signal(signum, handler)
+                signal.signal(restored, handler)

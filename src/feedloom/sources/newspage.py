@@ -555,13 +555,13 @@ class NewsPageSource(Adapter):
         """Read ``path``, ``encoding``, ``link_template``, ``site_url`` and ``name``."""
         path = table.path_value("path", required=True)
         assert path is not None
-        encoding = table.str("encoding")
+        encoding = table.string("encoding")
         if encoding:
             try:
                 codecs.lookup(encoding)
             except LookupError:
                 raise table.error("encoding", f"unknown encoding {encoding!r}") from None
-        template = table.str("link_template")
+        template = table.string("link_template")
         if template is not None:
             table.convert("link_template", validate_link_template, template)
         return cls(
@@ -571,7 +571,7 @@ class NewsPageSource(Adapter):
             # feed keeps the same ids (and first-seen dates) there.
             site_url=table.url("site_url", feed.site_url),
             link_template=template,
-            name=table.str("name"),
+            name=table.string("name"),
         )
 
     @property

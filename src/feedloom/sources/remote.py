@@ -47,7 +47,7 @@ class FeedSource(Adapter):
     def from_config(cls, table: Table, feed: FeedConfig) -> FeedSource:
         """Read ``url`` (http(s) URL or a path relative to the feed file), ``name``,
         ``encoding``, ``timezone``, ``limit``, ``include`` and ``exclude``."""
-        raw = table.str("url", required=True)
+        raw = table.string("url", required=True)
         scheme = urlsplit(raw).scheme.lower()
         url: str | None = None
         path: Path | None = None
@@ -63,7 +63,7 @@ class FeedSource(Adapter):
             raise table.error(
                 "url", f"expected an http(s) URL or a file path, got scheme {scheme!r}"
             )
-        encoding = table.str("encoding")
+        encoding = table.string("encoding")
         if encoding:
             import codecs
 
@@ -79,10 +79,10 @@ class FeedSource(Adapter):
         return cls(
             url=url,
             path=path,
-            name=table.str("name"),
+            name=table.string("name"),
             encoding=encoding,
             timezone=table.timezone("timezone", feed.timezone.key),
-            limit=table.int("limit", None, minimum=1),
+            limit=table.integer("limit", None, minimum=1),
             include=include,
             exclude=exclude,
         )
