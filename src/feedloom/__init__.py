@@ -7,6 +7,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from feedloom.api import MergedFeed, merge_feeds, parse_feed
 from feedloom.errors import (
     ConfigError,
     FeedloomError,
@@ -28,9 +29,12 @@ __all__ = [
     "FeedloomError",
     "FetchError",
     "InputError",
+    "MergedFeed",
     "ParseError",
     "SourceError",
     "SourceRef",
     "WriteError",
     "__version__",
+    "merge_feeds",
+    "parse_feed",
 ]
