@@ -458,7 +458,7 @@ def _xml_meta(
     return meta, source
 
 
-def _xml_entry(raw: Mapping[str, Any], ctx: _Context, source: SourceRef) -> Entry:
+def _xml_entry(raw: dict[str, Any], ctx: _Context, source: SourceRef) -> Entry:
     title = html_to_text(raw.get("title") or "")
     link = ctx.page_link(raw.get("link"))
     summary_html = raw.get("summary") or ""
@@ -830,7 +830,7 @@ def _parse_date(raw: str | None, fallback: Any, tz: tzinfo) -> datetime | None:
     value = _read_date(raw.strip(), tz) if raw and len(raw) < 100 else None
     if value is None and fallback is not None:
         try:
-            value = datetime(*fallback[:6], tzinfo=UTC)
+            value = datetime(*fallback[:6]).replace(tzinfo=UTC)
         except (TypeError, ValueError, OverflowError):
             return None
     if value is None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import html as _html
 import re
 from functools import lru_cache
+from typing import Literal
 from urllib.parse import urlsplit
 
 import nh3
@@ -95,7 +96,7 @@ _SENTENCE_END = re.compile(r"[.!?。！？；;…](?=\s|$)|[。！？；…]")
 def _cleaner(base_url: str | None) -> nh3.Cleaner:
     # Building a Cleaner costs ~40 µs; a feed has one base URL, or a few with xml:base,
     # so caching by base keeps construction out of the per-entry path.
-    url_relative: tuple[str, str] | None = None
+    url_relative: tuple[Literal["rewrite_with_base"], str] | None = None
     try:
         if base_url and urlsplit(base_url).scheme:
             url_relative = ("rewrite_with_base", base_url)
