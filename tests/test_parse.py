@@ -114,6 +114,28 @@ def test_file_url_falls_back_to_site_link_for_relative_urls() -> None:
     assert content is not None and 'src="http://zh.example.cn/pic/1.jpg"' in content
 
 
+def test_self_urls_come_from_the_feeds_own_self_link() -> None:
+    # <link rel="self" href="/feed.atom"/> under xml:base="https://atom.example.com/"
+    assert parse("atom_xhtml.xml").meta.self_urls == {"atom": "https://atom.example.com/feed.atom"}
+    # "feed_url": "https://json1.example.com/feed.json"
+    assert parse("jsonfeed10.json").meta.self_urls == {
+        "json": "https://json1.example.com/feed.json"
+    }
+    # rss_relative.xml declares no self link
+    assert parse("rss_relative.xml").meta.self_urls == {}
+    rss = (
+        b'<rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom"><channel><title>t</title>'
+        b'<atom:link rel="self" href="https://self.example/rss.xml" type="application/rss+xml"/>'
+        b'<atom:link rel="hub" href="https://hub.example/"/>'
+        b"<item><guid>https://self.example/1</guid></item></channel></rss>"
+    )
+    feed = parse_bytes(rss, url="file:///srv/copy.xml", now=NOW)
+    assert feed.meta.self_urls == {"rss": "https://self.example/rss.xml"}
+    # A relative self link read from a file has no web address to resolve against.
+    relative = rss.replace(b"https://self.example/rss.xml", b"rss.xml")
+    assert parse_bytes(relative, url="file:///srv/copy.xml", now=NOW).meta.self_urls == {}
+
+
 def test_source_name_credits_entries() -> None:
     feed = parse("duplicate_guid.xml", source_name="Dup Watch")
     assert feed.meta.title == "Duplicates"

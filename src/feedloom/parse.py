@@ -396,7 +396,7 @@ def _parse_xml(
         raise ParseError(_describe_failure(cleaned, fmt, problem), url=ctx.url)
 
     feed = result.get("feed") or {}
-    meta, source = _xml_meta(feed, ctx, source_name)
+    meta, source = _xml_meta(feed, ctx, source_name, "atom" if fmt.startswith("atom") else "rss")
     entries = _collect(raw_entries, ctx, lambda raw: _xml_entry(raw, ctx, source))
     if problem is not None:  # listed first: it explains the warnings after it
         if isinstance(problem, xml.sax.SAXException):
@@ -433,7 +433,7 @@ def _describe_failure(text: str, fmt: str, problem: object) -> str:
 
 
 def _xml_meta(
-    feed: Mapping[str, Any], ctx: _Context, source_name: str | None
+    feed: Mapping[str, Any], ctx: _Context, source_name: str | None, kind: str
 ) -> tuple[FeedMeta, SourceRef]:
     link = _absolute(feed.get("link"), ctx.url)
     if link is not None and not _is_web_url(link):
@@ -453,6 +453,11 @@ def _xml_meta(
         ttl=_positive_int(feed.get("ttl")),
         icon=_absolute(feed.get("icon"), ctx.link_base),
         logo=_absolute(feed.get("logo") or image.get("href"), ctx.link_base),
+        self_urls=_self_urls(
+            kind,
+            next((x.get("href") for x in feed.get("links") or () if x.get("rel") == "self"), None),
+            ctx.url,
+        ),
     )
     source = SourceRef(id=meta.id, title=source_name or title or None, url=ctx.url, link=link)
     return meta, source
@@ -629,6 +634,7 @@ def _json_meta(
         # JSON Feed's "icon" is the large (512x512) image, "favicon" the small one.
         icon=_absolute(_jstr(doc, "favicon"), ctx.link_base),
         logo=_absolute(_jstr(doc, "icon"), ctx.link_base),
+        self_urls=_self_urls("json", _jstr(doc, "feed_url"), ctx.url),
     )
     source = SourceRef(id=meta.id, title=source_name or title or None, url=ctx.url, link=link)
     return meta, source
@@ -789,6 +795,17 @@ def _positive_int(value: object) -> int | None:
 
 def _newest(entries: Iterable[Entry]) -> datetime | None:
     return max((d for e in entries if (d := e.updated or e.published) is not None), default=None)
+
+
+def _self_urls(kind: str, href: object, base: str) -> dict[str, str]:
+    """``{kind: url}`` for the feed's own declared address (rel="self", ``feed_url``).
+
+    ``kind`` is the format key of :attr:`FeedMeta.self_urls` (``rss`` for RSS and RDF,
+    ``atom``, ``json``). Only a web URL counts: the value names the feed's public address,
+    and a file: path would leak a local path into attributions.
+    """
+    url = _absolute(href, base)
+    return {kind: url} if url is not None and _is_web_url(url) else {}
 
 
 def _host(url: str) -> str:
