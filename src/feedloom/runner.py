@@ -58,28 +58,14 @@ def run_build(
             only=only,
             respect_freshness=respect_freshness,
         )
-    for feed in report.feeds:
-        if echo:
+    if echo:
+        for feed in report.feeds:
             print(describe(feed), file=sys.stderr)
             for location, message in feed.failed_sources:
-                print(
-                    f"  source failed: {message}"
-                    if location in message
-                    else f"  source failed: {location}: {message}",
-                    file=sys.stderr,
-                )
-        log.debug(
-            "built",
-            extra={
-                "fields": {
-                    "feed": feed.name,
-                    "entries": feed.entries,
-                    "new": feed.new,
-                    "failed": len(feed.failed_sources),
-                    "duration": f"{feed.duration:.3f}",
-                }
-            },
-        )
+                where = "" if location in message else f"{location}: "
+                print(f"  source failed: {where}{message}", file=sys.stderr)
+            for warning in feed.warnings:
+                print(f"  warning: {warning}", file=sys.stderr)
     return report
 
 
