@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from feedloom.model import Enclosure, Entry, Feed, FeedMeta, SourceRef, utc
+from feedloom.model import Author, Enclosure, Entry, Feed, FeedMeta, SourceRef, utc
 from feedloom.textutil import clean_text
 
 __all__ = ["FORMATS", "MEDIA_TYPES", "render"]
@@ -52,6 +53,10 @@ DEFAULT_ENCLOSURE_TYPE = "application/octet-stream"
 
 _T = TypeVar("_T")
 
+# DEL and the C1 controls are legal in XML 1.0 but "discouraged" there, parse errors in
+# HTML, and in feed text only ever mojibake or terminal escapes (U+009B is CSI).
+_C1_CONTROLS = re.compile("[\x7f-\x9f]")
+
 
 def render(feed: Feed, fmt: str) -> bytes:
     """Render ``feed`` to the bytes of one output format.
@@ -79,12 +84,14 @@ def render(feed: Feed, fmt: str) -> bytes:
 
 
 def clean_strings(value: _T) -> _T:
-    """Return ``value`` with XML-illegal characters removed from every string in it.
+    """Return ``value`` with control characters removed from every string in it.
+
+    Removes what XML 1.0 forbids (C0 controls but TAB, LF, CR) and also DEL and C1.
 
     Walks the model's frozen dataclasses, tuples and mappings; other values pass.
     """
     if isinstance(value, str):
-        return clean_text(value)  # type: ignore[return-value]
+        return _C1_CONTROLS.sub("", clean_text(value))  # type: ignore[return-value]
     if isinstance(value, tuple):
         return tuple(clean_strings(v) for v in value)  # type: ignore[return-value]
     if isinstance(value, Mapping):
@@ -121,6 +128,13 @@ def _entry_title(entry: Entry) -> str:
     return entry.link or entry.id
 
 
+def _author(author: Author) -> Author:
+    # A person's URI becomes a live link in readers: only a web address may be one.
+    if author.uri is not None and not is_url(author.uri):
+        return dataclasses.replace(author, uri=None)
+    return author
+
+
 def _enclosure(enc: Enclosure) -> Enclosure:
     # A negative size is "unknown" in some feeds; every format spells that by omission.
     if enc.length is not None and enc.length < 0:
@@ -131,13 +145,14 @@ def _enclosure(enc: Enclosure) -> Enclosure:
 def prepare(feed: Feed) -> Feed:
     """Normalise ``feed`` for writing; every format module starts from this.
 
-    - removes XML-illegal characters from every string (:func:`clean_text`);
+    - removes control characters from every string (:func:`clean_strings`);
     - sets ``meta.updated`` (see :func:`newest_date`);
     - gives every entry ``published`` (else its ``updated``, else the feed's
       ``updated``) and ``updated`` (else ``published``), in whole seconds, UTC;
     - fills an empty entry title from its summary, link or id, and an empty feed
       title/link/id from one another, since every format requires them;
-    - drops empty categories and enclosures without a URL, and negative sizes.
+    - drops empty categories, negative sizes, and entry links, enclosures and author
+      URIs that are not absolute http(s) URLs (``javascript:``, ``data:``, ``file:``...).
 
     Idempotent: preparing a prepared feed changes nothing.
     """
@@ -156,14 +171,18 @@ def prepare(feed: Feed) -> Feed:
     entries = []
     for entry in feed.entries:
         published = entry.published or entry.updated or updated
+        # External feeds are untrusted: a javascript:, data: or file: link, enclosure
+        # or author URI would become a live link in every reader.
+        if not is_url(entry.link):
+            entry = entry.evolve(link=None)
         entries.append(
             entry.evolve(
                 title=_entry_title(entry),
-                link=entry.link or None,
                 published=_whole_seconds(published),
                 updated=_whole_seconds(entry.updated or published),
+                authors=tuple(_author(a) for a in entry.authors),
                 categories=tuple(c for c in entry.categories if c.strip()),
-                enclosures=tuple(_enclosure(e) for e in entry.enclosures if e.url),
+                enclosures=tuple(_enclosure(e) for e in entry.enclosures if is_url(e.url)),
             )
         )
     return Feed(meta=meta, entries=entries)
@@ -184,7 +203,10 @@ def is_url(value: str | None) -> bool:
     """True for an absolute http(s) URL, usable as a link outside this machine."""
     if not value:
         return False
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # "http://[broken"
+        return False
     return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
