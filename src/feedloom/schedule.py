@@ -74,18 +74,20 @@ logger = logging.getLogger("feedloom.schedule")
 
 # --------------------------------------------------------------------------- parsing
 
-# Units largest first, each at most once: "1h30m", "2d", "45s", "1h 30m".
-# Lower-case only, so nobody can mean "months" by "M".
+# Units largest first, each at most once: "1h30m", "2d", "45s", "1h 30m", "2w".
+# Lower-case only, so nobody can mean "months" by "M". Weeks because the config
+# reference promises them for every duration, and `feedloom build` accepts them.
 _EVERY_RE = re.compile(
-    r"\s*(?:(?P<d>\d+)\s*d)?\s*(?:(?P<h>\d+)\s*h)?\s*(?:(?P<m>\d+)\s*m)?\s*(?:(?P<s>\d+)\s*s)?\s*",
+    r"\s*(?:(?P<w>\d+)\s*w)?\s*(?:(?P<d>\d+)\s*d)?\s*(?:(?P<h>\d+)\s*h)?"
+    r"\s*(?:(?P<m>\d+)\s*m)?\s*(?:(?P<s>\d+)\s*s)?\s*",
     re.ASCII,
 )
 _BARE_NUMBER_RE = re.compile(r"\s*\d+\s*", re.ASCII)
-_EVERY_EXPECTED = "a whole number and a unit (d, h, m, s), largest first: '15m', '1h30m', '45s'"
+_EVERY_EXPECTED = "a whole number and a unit (w, d, h, m, s), largest first: '15m', '1h30m', '45s'"
 
 
 def parse_every(text: str) -> timedelta:
-    """Parse an interval such as ``"15m"``, ``"1h30m"``, ``"45s"`` or ``"2d"``.
+    """Parse an interval such as ``"15m"``, ``"1h30m"``, ``"45s"``, ``"2d"`` or ``"2w"``.
 
     A bare number such as ``"90"`` is rejected rather than guessed: cron users read
     it as minutes, others as seconds.
@@ -105,7 +107,11 @@ def parse_every(text: str) -> timedelta:
     parts = {unit: int(value or 0) for unit, value in match.groupdict().items()}
     try:
         interval = timedelta(
-            days=parts["d"], hours=parts["h"], minutes=parts["m"], seconds=parts["s"]
+            weeks=parts["w"],
+            days=parts["d"],
+            hours=parts["h"],
+            minutes=parts["m"],
+            seconds=parts["s"],
         )
     except OverflowError as e:
         raise ConfigError(f"interval {text!r} is too long") from e
