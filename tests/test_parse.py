@@ -8,10 +8,11 @@ copied from the parser's output.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import quote, unquote, urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -31,6 +32,22 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 def parse(name: str, **kwargs: object) -> ParsedFeed:
     kwargs.setdefault("now", NOW)
     return parse_file(DATA / name, **kwargs)  # type: ignore[arg-type]
+
+
+GUID_TAG = "tag:feedloom.github.io,2024:guid/"
+
+
+def tag_id(scope: str, guid: str) -> str:
+    """The id a non-IRI guid must get, written from the rule, not from parse.py."""
+    digest = hashlib.sha256(scope.encode()).hexdigest()[:12]
+    return f"{GUID_TAG}{digest}/{quote(guid, safe='')}"
+
+
+def guid(entry_id: str) -> str:
+    """The guid as the feed wrote it, for tests that look entries up by guid."""
+    if entry_id.startswith(GUID_TAG):
+        return unquote(entry_id.rpartition("/")[2])
+    return entry_id
 
 
 def check_invariants(feed: ParsedFeed) -> None:
@@ -72,7 +89,8 @@ def test_rss_relative_links_and_xml_base() -> None:
     assert feed.update_period == 1800.0  # hourly, twice
 
     first, second = feed.entries
-    assert first.id == "post-1"
+    # guid "post-1" is not an IRI; no self link, so scoped by the URL it was read from
+    assert first.id == tag_id("https://example.org/feeds/main.xml", "post-1")
     assert first.title == "First post"
     assert first.link == "https://example.org/blog/post-1.html"
     assert first.summary == "Short summary of the first post."
@@ -280,7 +298,7 @@ SHANGHAI_1433 = datetime(2020, 1, 10, 6, 33, tzinfo=UTC)  # 14:33 at +08:00
 
 def test_cst_in_asia_shanghai_is_china_standard_time() -> None:
     feed = parse("cst_dates.xml", timezone=SHANGHAI)
-    dates = {e.id: e.published for e in feed.entries}
+    dates = {guid(e.id): e.published for e in feed.entries}
     assert dates["cst-1"] == SHANGHAI_1433
     assert dates["cst-2"] == SHANGHAI_1433
     assert dates["cst-3"] == SHANGHAI_1433
@@ -291,14 +309,14 @@ def test_cst_in_asia_shanghai_is_china_standard_time() -> None:
 @pytest.mark.parametrize("tz", [UTC, ZoneInfo("America/Chicago")])
 def test_cst_elsewhere_is_us_central(tz: ZoneInfo) -> None:
     feed = parse("cst_dates.xml", timezone=tz)
-    dates = {e.id: e.published for e in feed.entries}
+    dates = {guid(e.id): e.published for e in feed.entries}
     assert dates["cst-1"] == datetime(2020, 1, 10, 20, 33, tzinfo=UTC)  # 14:33 at -06:00
     assert dates["cst-2"] == SHANGHAI_1433  # explicit offset wins
 
 
 def test_naive_dates_use_the_source_timezone() -> None:
     feed = parse("naive_dates.xml", timezone=SHANGHAI)
-    by_id = {e.id: e for e in feed.entries}
+    by_id = {guid(e.id): e for e in feed.entries}
     assert by_id["naive-1"].published == SHANGHAI_1433
     assert by_id["naive-2"].updated == SHANGHAI_1433  # dc:date
     assert by_id["naive-3"].published == SHANGHAI_1433
@@ -310,7 +328,7 @@ def test_naive_dates_use_the_source_timezone() -> None:
 def test_naive_dates_default_to_utc() -> None:
     feed = parse("naive_dates.xml")
     expected = datetime(2020, 1, 10, 14, 33, tzinfo=UTC)
-    by_id = {e.id: e for e in feed.entries}
+    by_id = {guid(e.id): e for e in feed.entries}
     assert by_id["naive-1"].published == expected
     assert by_id["naive-2"].updated == expected
     assert by_id["naive-3"].published == expected
@@ -438,7 +456,8 @@ def test_json_feed_1_0() -> None:
         Enclosure(url="https://json1.example.com/files/a.mp3", type="audio/mpeg", length=1000),
         Enclosure(url="https://json1.example.com/files/b.mp3", type="audio/mpeg", length=None),
     )
-    assert second.id == "12345"  # numeric ids are read as strings
+    # numeric ids are read as strings; not an IRI, so scoped by the feed_url
+    assert second.id == tag_id("https://json1.example.com/feed.json", "12345")
     assert second.link is None
     assert second.summary == "Plain <text> & more"  # content_text is text, not HTML
     assert second.content == "Plain &lt;text&gt; &amp; more"
@@ -461,7 +480,9 @@ def test_json_feed_1_1() -> None:
     assert first.content == '<p>正文<img src="https://json11.example.com/x.png"></p>'
     assert first.published == datetime(2024, 3, 1, 4, 59, 59, tzinfo=UTC)  # 23:59:59-05:00
     assert first.authors == (Author(name="条目作者"),)
-    assert second.id == "json11-2" and second.content is None and second.published is None
+    # no feed_url, read from a file: scoped by the home_page_url
+    assert second.id == tag_id("https://json11.example.com/", "json11-2")
+    assert second.content is None and second.published is None
     # the third item is a string, not an object
     assert any("entry #3 skipped" in w for w in feed.warnings)
 
@@ -501,7 +522,7 @@ def test_json_all_entries_bad_is_a_parse_error() -> None:
 def test_json_without_version_is_read_with_a_warning() -> None:
     data = json.dumps({"items": [{"id": "1", "title": "t"}]}).encode()
     feed = parse_bytes(data, url="http://j.example/feed.json")
-    assert [e.id for e in feed.entries] == ["1"]
+    assert [e.id for e in feed.entries] == [tag_id("http://j.example/feed.json", "1")]
     assert any("version" in w for w in feed.warnings)
 
 
@@ -522,6 +543,97 @@ def test_entry_without_guid_or_link_gets_a_stable_hash_id() -> None:
     assert [e.id for e in later.entries] == ids
     changed = (DATA / "no_id.xml").read_bytes().replace(b"Just some", b"Other")
     assert parse_bytes(changed, url="http://x.example/").entries[0].id != ids[0]
+
+
+def _rss_with_guids(*guids: str, channel: str = "") -> bytes:
+    items = "".join(f"<item><guid>{g}</guid><title>{g} title</title></item>" for g in guids)
+    return (
+        '<rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom"><channel><title>t</title>'
+        f"{channel}{items}</channel></rss>"
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    "entry_id",
+    [
+        "urn:uuid:1b4e28ba-2fa1-11d2-883f-0016d3cca427",
+        "tag:example.com,2024:post/1",
+        "https://example.com/p?id=1&amp;x=2",
+        "mailto:someone@example.com",
+        "culture:2024-1203",  # any RFC 3986 scheme is an IRI scheme
+        "x-my.scheme+v2:1",
+    ],
+)
+def test_ids_that_are_iris_are_kept(entry_id: str) -> None:
+    feed = parse_bytes(_rss_with_guids(entry_id), url="http://a.example/rss", now=NOW)
+    assert [e.id for e in feed.entries] == [entry_id.replace("&amp;", "&")]
+
+
+@pytest.mark.parametrize(
+    ("written", "local"),
+    [
+        ("culture-2024-1203", "culture-2024-1203"),
+        ("12345", "12345"),
+        ("/posts/1", "%2Fposts%2F1"),  # relative, not absolute
+        ("a b:c", "a%20b%3Ac"),  # whitespace: not an IRI, even with a colon
+        ("1:2", "1%3A2"),  # a scheme starts with a letter
+        ("urn:", "urn%3A"),  # a scheme with nothing after it
+        ("文章-1", "%E6%96%87%E7%AB%A0-1"),
+    ],
+)
+def test_ids_that_are_not_iris_become_tag_uris(written: str, local: str) -> None:
+    feed = parse_bytes(_rss_with_guids(written), url="http://a.example/rss", now=NOW)
+    digest = hashlib.sha256(b"http://a.example/rss").hexdigest()[:12]
+    assert [e.id for e in feed.entries] == [f"tag:feedloom.github.io,2024:guid/{digest}/{local}"]
+
+
+def test_same_guid_in_two_feeds_gives_two_ids() -> None:
+    one = parse_bytes(_rss_with_guids("1"), url="http://one.example/rss", now=NOW)
+    two = parse_bytes(_rss_with_guids("1"), url="http://two.example/rss", now=NOW)
+    assert one.entries[0].id != two.entries[0].id
+    # ...and the same feed read twice gives the same id
+    again = parse_bytes(_rss_with_guids("1"), url="http://one.example/rss", now=NOW)
+    assert again.entries[0].id == one.entries[0].id
+
+
+def test_self_link_keeps_ids_when_the_feed_moves() -> None:
+    self_link = '<atom:link rel="self" href="https://home.example/rss"/>'
+    data = _rss_with_guids("7", channel=self_link)
+    old = parse_bytes(data, url="http://old.example/rss", now=NOW)
+    new = parse_bytes(data, url="https://mirror.example/feed", now=NOW)
+    assert old.entries[0].id == new.entries[0].id == tag_id("https://home.example/rss", "7")
+    # Without a self link, the address it was read from is the scope.
+    bare = _rss_with_guids("7")
+    assert (
+        parse_bytes(bare, url="http://old.example/rss", now=NOW).entries[0].id
+        != parse_bytes(bare, url="https://mirror.example/feed", now=NOW).entries[0].id
+    )
+
+
+def test_atom_feed_id_scopes_entry_ids() -> None:
+    data = (
+        b'<feed xmlns="http://www.w3.org/2005/Atom"><id>urn:uuid:feed-1</id><title>t</title>'
+        b"<updated>2024-01-01T00:00:00Z</updated>"
+        b"<entry><id>42</id><title>x</title><updated>2024-01-01T00:00:00Z</updated></entry>"
+        b"</feed>"
+    )
+    feed = parse_bytes(data, url="http://atom.example/feed", now=NOW)
+    assert feed.entries[0].id == tag_id("urn:uuid:feed-1", "42")
+
+
+def test_local_file_ids_do_not_depend_on_its_path() -> None:
+    # No self link and no id: a file is scoped by its site link, so the same file gives
+    # the same ids in every checkout.
+    data = _rss_with_guids("9", channel="<link>https://site.example/</link>")
+    here = parse_bytes(data, url="file:///home/a/feed.xml", now=NOW)
+    there = parse_bytes(data, url="file:///srv/b/copy.xml", now=NOW)
+    assert here.entries[0].id == there.entries[0].id == tag_id("https://site.example/", "9")
+
+
+def test_duplicate_non_iri_guids_are_still_duplicates() -> None:
+    feed = parse_bytes(_rss_with_guids("1", "2", "1"), url="http://d.example/rss", now=NOW)
+    assert [guid(e.id) for e in feed.entries] == ["1", "2"]
+    assert any("entry #3 skipped: duplicate id" in w for w in feed.warnings)
 
 
 def test_duplicate_guid_keeps_first_and_warns() -> None:

@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 import feedparser
 
@@ -159,9 +159,41 @@ class _Context:
     # Base for relative links: the document URL when it is a web URL; for files, the
     # feed's own site link (set once known), since file:// links are useless to publish.
     link_base: str = ""
+    # What scopes entry ids that are not IRIs (see _entry_id); set with the feed's meta.
+    id_scope: str = ""
 
     def __post_init__(self) -> None:
         self.link_base = self.url
+        self.id_scope = self.url
+
+    def set_id_scope(self, declared_id: str | None, self_url: str | None, site: str | None) -> None:
+        """Choose what makes this feed's non-IRI entry ids unique among all feeds.
+
+        The feed's own name for itself comes first, an absolute IRI id (Atom ``id``) or
+        its rel="self" / ``feed_url``: those survive a move to another URL. Without
+        either, the URL it was read from; a feed that moves without declaring one
+        therefore gets new entry ids. A local file is scoped by the site link rather than
+        its path, so the same file gives the same ids on every machine.
+        """
+        if declared_id and _is_absolute_iri(declared_id):
+            self.id_scope = declared_id
+        elif self_url:
+            self.id_scope = self_url
+        elif not _is_web_url(self.url) and site:
+            self.id_scope = site
+
+    def entry_id(self, raw_id: str) -> str:
+        """The entry id for a guid/id as written: kept if an absolute IRI, else a tag URI.
+
+        Atom requires ids to be IRIs, and a bare guid ("12345") is only unique within
+        its own feed, so two feeds merged together would collide on it. Mapping it to
+        ``tag:`` (RFC 4151) under a hash of :attr:`id_scope` fixes both; the mapping is
+        deterministic and one-to-one, so duplicates within a feed stay duplicates.
+        """
+        if _is_absolute_iri(raw_id):
+            return raw_id
+        scope = hashlib.sha256(self.id_scope.encode("utf-8", "replace")).hexdigest()[:12]
+        return f"{_GUID_TAG}/{scope}/{quote(raw_id, safe='')}"
 
     @property
     def url_scheme(self) -> str:
@@ -189,6 +221,18 @@ class _Context:
             self.warn(f"{what} {raw!r} is more than a day in the future; ignored")
             return None
         return value
+
+
+# RFC 4151 tag URI prefix for entry ids that are not IRIs (see _Context.entry_id).
+_GUID_TAG = "tag:feedloom.github.io,2024:guid"
+# RFC 3986 scheme, then ':' and at least one character.
+_IRI_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:.")
+# Characters no IRI may contain (RFC 3987): whitespace, controls, and <>"{}|\^`.
+_NOT_IRI = re.compile(r'[\s\x00-\x1f\x7f<>"{}|\\^`]')
+
+
+def _is_absolute_iri(value: str) -> bool:
+    return _IRI_SCHEME.match(value) is not None and _NOT_IRI.search(value) is None
 
 
 def _is_web_url(url: str) -> bool:
@@ -355,7 +399,22 @@ _HTML_START = re.compile(
     re.IGNORECASE | re.DOTALL,
 )
 _ROOT_ELEMENT = re.compile(r"<([A-Za-z_][\w.:-]*)")
-_FEEDPARSER_HEADERS = {"content-type": "application/xml; charset=utf-8"}
+# Content-Location for feedparser: a base that resolves nothing. With the document URL
+# it would resolve guids too ("12345" becomes "http://host/12345", hiding that the id is
+# not an IRI); with none, an item's xml:base leaks into the items after it (feedparser
+# only restores a non-empty base). urljoin leaves references relative against a 'news:'
+# base, a scheme feedparser accepts; links then come back relative, or resolved against
+# an absolute xml:base, and are made absolute against ctx.link_base here.
+_FP_NO_BASE = "news:feedloom.invalid"
+_FEEDPARSER_HEADERS = {
+    "content-type": "application/xml; charset=utf-8",
+    "content-location": _FP_NO_BASE,
+}
+
+
+def _fp_base(value: object) -> str | None:
+    """An xml:base feedparser reports, without our placeholder."""
+    return value if isinstance(value, str) and value and value != _FP_NO_BASE else None
 
 
 def _parse_xml(
@@ -371,8 +430,6 @@ def _parse_xml(
     document = ('<?xml version="1.0" encoding="utf-8"?>\n' + cleaned).encode("utf-8", "replace")
 
     fp_headers = dict(_FEEDPARSER_HEADERS)
-    if _is_web_url(ctx.url):
-        fp_headers["content-location"] = ctx.url
     if hdrs.get("content-language"):
         fp_headers["content-language"] = hdrs["content-language"]
     try:
@@ -459,6 +516,7 @@ def _xml_meta(
             ctx.url,
         ),
     )
+    ctx.set_id_scope(feed.get("id"), meta.self_urls.get(kind), link)
     source = SourceRef(id=meta.id, title=source_name or title or None, url=ctx.url, link=link)
     return meta, source
 
@@ -469,16 +527,19 @@ def _xml_entry(raw: dict[str, Any], ctx: _Context, source: SourceRef) -> Entry:
     summary_html = raw.get("summary") or ""
     content_html, content_base = _xml_content(raw)
     if not content_html and summary_html:
-        content_html, content_base = summary_html, (raw.get("summary_detail") or {}).get("base")
+        content_html, content_base = (
+            summary_html,
+            _fp_base((raw.get("summary_detail") or {}).get("base")),
+        )
     raw_id = (raw.get("id") or "").strip()
     raw_enclosures = raw.get("enclosures") or ()  # computed by feedparser on each access
     if not (raw_id or title or link or content_html or raw_enclosures):
         raise _BadEntry(_EMPTY_ENTRY)
-    entry_id = raw_id or link or _hash_id(title, content_html)
+    entry_id = (raw_id and ctx.entry_id(raw_id)) or link or _hash_id(title, content_html)
     label = f"entry {entry_id}:"
     # feedparser leaves enclosure URLs as written; the item's xml:base is on its details.
     detail = raw.get("title_detail") or raw.get("summary_detail") or {}
-    base = _absolute(detail.get("base"), ctx.link_base) or ctx.link_base
+    base = _absolute(_fp_base(detail.get("base")), ctx.link_base) or ctx.link_base
     return Entry(
         id=entry_id,
         title=title,
@@ -531,10 +592,10 @@ def _xml_content(raw: Mapping[str, Any]) -> tuple[str, str | None]:
     contents = raw.get("content") or ()
     for item in contents:
         if "html" in (item.get("type") or "") and item.get("value"):
-            return item["value"], item.get("base")
+            return item["value"], _fp_base(item.get("base"))
     for item in contents:
         if item.get("value"):
-            return html.escape(item["value"], quote=False), item.get("base")
+            return html.escape(item["value"], quote=False), _fp_base(item.get("base"))
     return "", None
 
 
@@ -636,6 +697,7 @@ def _json_meta(
         logo=_absolute(_jstr(doc, "icon"), ctx.link_base),
         self_urls=_self_urls("json", _jstr(doc, "feed_url"), ctx.url),
     )
+    ctx.set_id_scope(None, meta.self_urls.get("json"), link)
     source = SourceRef(id=meta.id, title=source_name or title or None, url=ctx.url, link=link)
     return meta, source
 
@@ -655,7 +717,7 @@ def _json_entry(item: object, ctx: _Context, source: SourceRef) -> Entry:
     raw_id = raw_id.strip() if isinstance(raw_id, str) else ""
     if not (raw_id or title or link or body or _jlist(item, "attachments")):
         raise _BadEntry(_EMPTY_ENTRY)
-    entry_id = raw_id or link or _hash_id(title, body)
+    entry_id = (raw_id and ctx.entry_id(raw_id)) or link or _hash_id(title, body)
     label = f"entry {entry_id}:"
 
     summary = _jstr(item, "summary")
