@@ -237,11 +237,8 @@ def serve_output(
         )
 
     def ready(bound_host: str, bound_port: int) -> None:
-        print(
-            f"feedloom: serving {output_dir} on http://{bound_host}:{bound_port}/",
-            file=sys.stderr,
-            flush=True,
-        )
+        # serve() has already logged "serving <dir> on http://host:port/" in the chosen
+        # log format; a print here would put a non-JSON line into --log-format json.
         if scheduler is not None:
             scheduler.start()
 
