@@ -395,11 +395,12 @@ def report(records: list[Record], manifest: Manifest) -> list[str]:
             results = record.passes[phase]
             if not results:
                 why = record.unavailable or "no result"
-                lines.append(f"aggregate {phase:10}  {record.name:{width}}  {why}")
+                lines.append(f"aggregate {phase:10}  {record.name:{width}}  not available ({why})")
                 continue
             wall = median([r.sample.wall for r in results])
             cpu = median([r.sample.cpu for r in results])
-            ratio = f"({wall / floor[phase]:.2f}x)" if floor[phase] else "(-)"
+            base = floor[phase]
+            ratio = f"({wall / base:.2f}x)" if base else "(-)"
             spread = "/".join(f"{r.sample.wall:.2f}" for r in results)
             last = results[-1]
             http = " ".join(f"{k}x{v}" for k, v in last.http.items() if v)
@@ -432,7 +433,7 @@ def _summary(records: list[Record], floor: dict[str, float | None]) -> str:
                 continue
             ratios.append(f"{record.name} {wall / base:.1f}x")
         if base:
-            parts.append(f"{phase} vs fetch-only {fmt_s(base)}: " + ", ".join(ratios))
+            parts.append(f"{phase} vs fetch-only {fmt_s(base)}: " + (", ".join(ratios) or "-"))
     text = "aggregate summary  " + "; ".join(parts)
     feedloom = {p: _median_wall(records, "feedloom", p) for p in PASSES}
     for phase in PASSES:

@@ -170,8 +170,7 @@ class CorpusServer(ThreadingHTTPServer):
     @property
     def base_url(self) -> str:
         """``http://host:port/``, with the port actually bound."""
-        host, port = self.server_address[:2]
-        return f"http://{host}:{port}/"
+        return f"http://{self.server_name}:{self.server_port}/"
 
 
 class Farm:
