@@ -26,7 +26,7 @@ import logging
 import threading
 import time
 from collections.abc import Generator, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
@@ -254,8 +254,28 @@ class Fetcher:
         per host, and returns outcomes in input order. One source failing never affects
         the others; only bugs (non-FeedloomError exceptions) propagate.
         """
+        outcomes: list[Outcome | None] = [None] * len(jobs)
+        for index, outcome in self.iter_many(
+            jobs, now=now, force=force, respect_freshness=respect_freshness
+        ):
+            outcomes[index] = outcome
+        return [o for o in outcomes if o is not None]
+
+    def iter_many(
+        self,
+        jobs: Sequence[tuple[str, HttpState | None]],
+        *,
+        now: datetime,
+        force: bool = False,
+        respect_freshness: bool = False,
+    ) -> Iterator[tuple[int, Outcome]]:
+        """Like :meth:`fetch_many`, but yield ``(index, outcome)`` as each fetch completes.
+
+        Callers parse one body while the others are still downloading, so parsing
+        overlaps the network instead of starting after the slowest server.
+        """
         if not jobs:
-            return []
+            return
 
         def one(job: tuple[str, HttpState | None]) -> Outcome:
             url, state = job
@@ -265,7 +285,13 @@ class Fetcher:
 
         workers = min(self.limits.workers, len(jobs))
         with ThreadPoolExecutor(workers, thread_name_prefix="feedloom-fetch") as pool:
-            return list(pool.map(one, jobs))
+            futures = {pool.submit(one, job): i for i, job in enumerate(jobs)}
+            try:
+                for future in as_completed(futures):
+                    yield futures[future], future.result()
+            finally:
+                for future in futures:
+                    future.cancel()
 
     @contextmanager
     def _host_slot(self, url: str) -> Iterator[float]:

@@ -174,11 +174,12 @@ class FeedSource(Adapter):
                     # A damaged row costs one unconditional fetch, never the source.
                     state = None
                 jobs.append((s.url, state))
-            outcomes = ctx.fetcher().fetch_many(
+            # Parse each body as soon as it arrives, while slower servers still answer.
+            for j, outcome in ctx.fetcher().iter_many(
                 jobs, now=ctx.now, force=ctx.force, respect_freshness=ctx.respect_freshness
-            )
-            for (i, s), outcome in zip(remote, outcomes, strict=True):
-                results[i] = s._from_outcome(outcome, ctx)
+            ):
+                i, source = remote[j]
+                results[i] = source._from_outcome(outcome, ctx)
         return [results[i] for i in range(len(sources))]
 
     def _collect_file(self, ctx: CollectContext) -> SourceResult:
