@@ -7,6 +7,7 @@ feed file are resolved against the folder of that file.
 
 from __future__ import annotations
 
+import codecs
 import re
 import tomllib
 from collections.abc import Callable, Iterator, Mapping
@@ -161,6 +162,24 @@ class Table:
                 name, f"expected an IANA timezone such as 'Asia/Shanghai', got {raw!r}"
             ) from None
 
+    def encoding(self, name: str) -> str | None:
+        """A text encoding Python knows (``gb18030``, ``utf-8``...), or None."""
+        raw = self.string(name)
+        if raw:
+            try:
+                codecs.lookup(raw)
+            except LookupError:
+                raise self.error(name, f"unknown encoding {raw!r}") from None
+        return raw
+
+    def patterns(self, name: str) -> tuple[str, ...]:
+        """Filter patterns: keywords or ``re:<regex>``; a bad regex is an error here."""
+        from feedloom.merge import Filters
+
+        raw = self.str_list(name)
+        self.convert(name, lambda p: Filters(include=p).compile(), raw)
+        return raw
+
     def path_value(self, name: str, *, required: bool = False) -> Path | None:
         """A filesystem path, resolved against the config file's folder."""
         raw = self.string(name, required=required)
@@ -295,8 +314,7 @@ def load_feed_config(path: Path) -> FeedConfig:
             max_age=retention_t.duration("max_age", "90d"),
         )
         retention_t.done()
-    include, exclude = t.str_list("include"), t.str_list("exclude")
-    _check_filters(t, include, exclude)
+    include, exclude = t.patterns("include"), t.patterns("exclude")
     fetch = _fetch_limits(t.table("fetch"))
     sources: list[SourceConfig] = []
     types = known_types()
@@ -367,13 +385,6 @@ def _fetch_limits(t: Table | None) -> dict[str, float]:
             limits[name] = float(value)
     t.done()
     return limits
-
-
-def _check_filters(t: Table, include: tuple[str, ...], exclude: tuple[str, ...]) -> None:
-    from feedloom.merge import Filters
-
-    for name, patterns in (("include", include), ("exclude", exclude)):
-        t.convert(name, lambda p: Filters(include=p).compile(), patterns)
 
 
 def load_feed_configs(feeds_dir: Path) -> list[FeedConfig]:

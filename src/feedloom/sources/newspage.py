@@ -555,12 +555,7 @@ class NewsPageSource(Adapter):
         """Read ``path``, ``encoding``, ``link_template``, ``site_url`` and ``name``."""
         path = table.path_value("path", required=True)
         assert path is not None
-        encoding = table.string("encoding")
-        if encoding:
-            try:
-                codecs.lookup(encoding)
-            except LookupError:
-                raise table.error("encoding", f"unknown encoding {encoding!r}") from None
+        encoding = table.encoding("encoding")
         template = table.string("link_template")
         if template is not None:
             table.convert("link_template", validate_link_template, template)

@@ -63,19 +63,8 @@ class FeedSource(Adapter):
             raise table.error(
                 "url", f"expected an http(s) URL or a file path, got scheme {scheme!r}"
             )
-        encoding = table.string("encoding")
-        if encoding:
-            import codecs
-
-            try:
-                codecs.lookup(encoding)
-            except LookupError:
-                raise table.error("encoding", f"unknown encoding {encoding!r}") from None
-        include, exclude = table.str_list("include"), table.str_list("exclude")
-        from feedloom.merge import Filters
-
-        table.convert("include", lambda p: Filters(include=p).compile(), include)
-        table.convert("exclude", lambda p: Filters(exclude=p).compile(), exclude)
+        encoding = table.encoding("encoding")
+        include, exclude = table.patterns("include"), table.patterns("exclude")
         return cls(
             url=url,
             path=path,
