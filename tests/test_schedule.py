@@ -77,18 +77,18 @@ def test_parse_every(text: str, expected: timedelta) -> None:
     ("text", "message"),
     [
         ("90", "'90' has no unit: write '90s' or '90m'"),
-        ("", "invalid interval ''"),
-        ("  ", "invalid interval"),
+        ("", "invalid duration ''"),
+        ("  ", "invalid duration"),
         ("1.5h", "expected a whole number and a unit"),
         ("30m1h", "largest first"),
-        ("15min", "invalid interval '15min'"),
-        ("10M", "invalid interval '10M'"),
-        ("-5m", "invalid interval"),
-        ("1h1h", "invalid interval"),
+        ("15min", "invalid duration '15min'"),
+        ("10M", "invalid duration '10M'"),
+        ("-5m", "invalid duration"),
+        ("1h1h", "invalid duration"),
         ("0s", "must be longer than zero"),
         ("0h0m", "must be longer than zero"),
         ("9999999999d", "too long"),
-        ("١٠m", "invalid interval"),  # Arabic-Indic digits are not accepted
+        ("١٠m", "invalid duration"),  # Arabic-Indic digits are not accepted
     ],
 )
 def test_parse_every_rejects(text: str, message: str) -> None:
@@ -182,7 +182,7 @@ def test_parse_schedule_interval(every: str | None, default: str, expected: time
         ("@reboot", None, "UTC", ["unsupported cron macro '@reboot'", "@hourly"]),
         ("*/15 * * * *", None, "Mars/Olympus", ["unknown time zone 'Mars/Olympus'", "IANA"]),
         (None, "15m", "../etc/passwd", ["unknown time zone"]),
-        (None, "soon", "UTC", ["invalid interval 'soon'"]),
+        (None, "soon", "UTC", ["invalid duration 'soon'"]),
     ],
 )
 def test_parse_schedule_rejects(

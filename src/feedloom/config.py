@@ -35,24 +35,55 @@ T = TypeVar("T")
 # Output names become file names inside output/: no separators, no dot-files,
 # so a config can never write outside the output folder.
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
-_DURATION_RE = re.compile(r"(\d+)\s*([smhdw])")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 ALL_FORMATS = ("rss", "atom", "json", "html")
 
 
+# Units largest first, each at most once: "1h30m", "2d", "45s", "1h 30m", "2w".
+# Lower-case only, so nobody can mean "months" by "M". Weeks because the config
+# reference promises them for every duration, and `feedloom build` accepts them.
+_DURATION_RE = re.compile(
+    r"\s*(?:(?P<w>\d+)\s*w)?\s*(?:(?P<d>\d+)\s*d)?\s*(?:(?P<h>\d+)\s*h)?"
+    r"\s*(?:(?P<m>\d+)\s*m)?\s*(?:(?P<s>\d+)\s*s)?\s*",
+    re.ASCII,
+)
+_BARE_NUMBER_RE = re.compile(r"\s*\d+\s*", re.ASCII)
+_DURATION_EXPECTED = (
+    "a whole number and a unit (w, d, h, m, s), largest first: '15m', '1h30m', '45s'"
+)
+
+
 def parse_duration(text: str) -> timedelta:
-    """Parse ``"90s"``, ``"10m"``, ``"1h30m"``, ``"30d"``, ``"2w"`` into a timedelta.
+    """Parse a duration such as ``"15m"``, ``"1h30m"``, ``"45s"``, ``"2d"`` or ``"2w"``.
+
+    A bare number such as ``"90"`` is rejected rather than guessed: cron users read
+    it as minutes, others as seconds.
 
     Raises:
-        ValueError: when ``text`` is not such a duration.
+        ConfigError: (a ``ValueError``) naming the text and the expected form, for
+            a malformed, unit-less, zero or absurdly long duration.
     """
-    compact = text.strip().lower().replace(" ", "")
-    if not compact or _DURATION_RE.sub("", compact):
-        raise ValueError(f"expected a duration like '10m', '1h30m' or '30d', got {text!r}")
-    seconds = sum(int(n) * _UNITS[u] for n, u in _DURATION_RE.findall(compact))
-    if seconds <= 0:
-        raise ValueError(f"expected a positive duration, got {text!r}")
-    return timedelta(seconds=seconds)
+    if not isinstance(text, str):
+        raise ConfigError(f"duration {text!r} must be a string with a unit, e.g. '15m'")
+    if _BARE_NUMBER_RE.fullmatch(text):
+        n = text.strip()
+        raise ConfigError(f"duration {text!r} has no unit: write '{n}s' or '{n}m'")
+    match = _DURATION_RE.fullmatch(text)
+    if match is None or not any(match.groupdict().values()):
+        raise ConfigError(f"invalid duration {text!r}: expected {_DURATION_EXPECTED}")
+    parts = {unit: int(value or 0) for unit, value in match.groupdict().items()}
+    try:
+        interval = timedelta(
+            weeks=parts["w"],
+            days=parts["d"],
+            hours=parts["h"],
+            minutes=parts["m"],
+            seconds=parts["s"],
+        )
+    except OverflowError as e:
+        raise ConfigError(f"duration {text!r} is too long") from e
+    if interval <= timedelta(0):
+        raise ConfigError(f"duration {text!r} must be longer than zero")
+    return interval
 
 
 class Table:

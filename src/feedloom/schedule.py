@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import re
 import signal
 import threading
 import time
@@ -58,6 +57,7 @@ from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from feedloom.config import parse_duration
 from feedloom.errors import ConfigError, FeedloomError
 from feedloom.logs import configure_logging, log_fields
 
@@ -74,50 +74,14 @@ logger = logging.getLogger("feedloom.schedule")
 
 # --------------------------------------------------------------------------- parsing
 
-# Units largest first, each at most once: "1h30m", "2d", "45s", "1h 30m", "2w".
-# Lower-case only, so nobody can mean "months" by "M". Weeks because the config
-# reference promises them for every duration, and `feedloom build` accepts them.
-_EVERY_RE = re.compile(
-    r"\s*(?:(?P<w>\d+)\s*w)?\s*(?:(?P<d>\d+)\s*d)?\s*(?:(?P<h>\d+)\s*h)?"
-    r"\s*(?:(?P<m>\d+)\s*m)?\s*(?:(?P<s>\d+)\s*s)?\s*",
-    re.ASCII,
-)
-_BARE_NUMBER_RE = re.compile(r"\s*\d+\s*", re.ASCII)
-_EVERY_EXPECTED = "a whole number and a unit (w, d, h, m, s), largest first: '15m', '1h30m', '45s'"
-
 
 def parse_every(text: str) -> timedelta:
-    """Parse an interval such as ``"15m"``, ``"1h30m"``, ``"45s"``, ``"2d"`` or ``"2w"``.
-
-    A bare number such as ``"90"`` is rejected rather than guessed: cron users read
-    it as minutes, others as seconds.
+    """Parse an interval such as ``"15m"`` (see :func:`feedloom.config.parse_duration`).
 
     Raises:
-        ConfigError: (a ``ValueError``) naming the text and the expected form, for
-            a malformed, unit-less, zero or absurdly long interval.
+        ConfigError: (a ``ValueError``) naming the text and the expected form.
     """
-    if not isinstance(text, str):
-        raise ConfigError(f"interval {text!r} must be a string with a unit, e.g. '15m'")
-    if _BARE_NUMBER_RE.fullmatch(text):
-        n = text.strip()
-        raise ConfigError(f"interval {text!r} has no unit: write '{n}s' or '{n}m'")
-    match = _EVERY_RE.fullmatch(text)
-    if match is None or not any(match.groupdict().values()):
-        raise ConfigError(f"invalid interval {text!r}: expected {_EVERY_EXPECTED}")
-    parts = {unit: int(value or 0) for unit, value in match.groupdict().items()}
-    try:
-        interval = timedelta(
-            weeks=parts["w"],
-            days=parts["d"],
-            hours=parts["h"],
-            minutes=parts["m"],
-            seconds=parts["s"],
-        )
-    except OverflowError as e:
-        raise ConfigError(f"interval {text!r} is too long") from e
-    if interval <= timedelta(0):
-        raise ConfigError(f"interval {text!r} must be longer than zero")
-    return interval
+    return parse_duration(text)
 
 
 _CRON_MACROS = {
