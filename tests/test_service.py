@@ -420,12 +420,6 @@ def test_sigterm_lets_the_slow_build_finish_and_runs_never_overlap(
         assert set(SLOW_TITLES) <= set(titles), name
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="build._first_seen_time dates a new rank-N headline N-1 s before the build, so "
-    "within N-1 s of the previous build it sorts below older headlines (README: "
-    "'newly appearing headlines are newer than everything before them')",
-)
 def test_a_headline_added_seconds_later_is_the_newest(project: Path, cli: CliRunner) -> None:
     # A service rebuilds every few seconds or minutes, not once a day.
     cli("build", "--now", "2025-01-02T08:00:00+08:00", "news", check=True)

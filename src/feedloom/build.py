@@ -30,7 +30,7 @@ from feedloom.store import SourceStatus, Store
 if TYPE_CHECKING:
     from feedloom.fetch import Fetcher
 
-__all__ = ["BuildReport", "FeedReport", "build_feeds", "prepare"]
+__all__ = ["BuildReport", "FeedReport", "build_feeds", "ping_hub", "prepare"]
 
 log = logging.getLogger("feedloom.build")
 
@@ -50,6 +50,8 @@ class FeedReport:
     duration: float = 0.0
     error: str | None = None
     exit_code: int = 0
+    hub: str | None = None
+    hub_topics: tuple[str, ...] = ()
 
     @property
     def changed(self) -> bool:
@@ -198,6 +200,7 @@ def _build_one(
         )
     groups, new_seen, counts = _assemble(config.name, p.adapters, results, store, now)
     feed = _make_feed(config, results, groups, now)
+    fresh_ids = {eid for times in new_seen.values() for eid in times}
     rendered = {fmt: feed.render(fmt) for fmt in config.formats}
     with store.transaction():
         for adapter, result, group in zip(p.adapters, results, groups, strict=True):
@@ -222,13 +225,15 @@ def _build_one(
     for fmt, data in rendered.items():
         target = output_dir / f"{config.name}{FORMATS[fmt]}"
         (written if publish(target, data) else unchanged).append(fmt)
-    if config.hub and any(fmt in written for fmt in ("rss", "atom", "json")):
-        _ping_hub(config.hub, [config.self_urls()[f] for f in written if f != "html"])
+    # The hub is pinged by the caller once the state lock is released: a slow hub
+    # must never hold up other builds.
+    topics = tuple(config.self_urls()[f] for f in written if f != "html") if config.hub else ()
     exit_code = SourceError.exit_code if failed and config.fail_on_source_error else 0
     return FeedReport(
         name=config.name,
         entries=len(feed.entries),
-        new=sum(len(t) for t in new_seen.values()),
+        # "new" counts what readers will see: after dedupe, filters and limits.
+        new=sum(1 for e in feed.entries if e.id in fresh_ids),
         written=tuple(written),
         unchanged=tuple(unchanged),
         failed_sources=failed,
@@ -236,10 +241,12 @@ def _build_one(
         sources=len(results),
         duration=time.monotonic() - started,
         exit_code=exit_code,
+        hub=config.hub,
+        hub_topics=topics,
     )
 
 
-def _ping_hub(hub: str, topics: Sequence[str]) -> None:
+def ping_hub(hub: str, topics: Sequence[str]) -> None:
     """Tell a WebSub hub that ``topics`` changed; a failure is logged, never fatal."""
     import requests
 
@@ -251,7 +258,7 @@ def _ping_hub(hub: str, topics: Sequence[str]) -> None:
                 hub,
                 data={"hub.mode": "publish", "hub.url": topic},
                 headers={"User-Agent": USER_AGENT},
-                timeout=(5, 10),
+                timeout=(3, 5),
                 allow_redirects=False,
             )
             response.close()
@@ -303,7 +310,9 @@ def _assemble(
         # HTTP state are per source, shared by every feed that reads the source.
         scope = f"{config_name}|{result.key}"
         known = store.first_seen(scope, [e.id for e in entries])
-        fresh = {e.id: _first_seen_time(e, now) for e in entries if e.id not in known}
+        fresh = _first_seen_times(
+            [e for e in entries if e.id not in known], now, store.latest_seen(scope)
+        )
         seen = {**known, **fresh}
         groups.append([e if e.date else e.evolve(published=seen[e.id]) for e in entries])
         if fresh:
@@ -323,12 +332,23 @@ def _unique_ids(entries: Sequence[Entry]) -> list[Entry]:
     return unique
 
 
-def _first_seen_time(entry: Entry, now: datetime) -> datetime:
-    # Entries first seen in the same build share a clock; a ranked entry is dated
-    # one second earlier per rank, so readers that sort by date show the page's order.
-    if entry.rank is not None:
-        return now - timedelta(seconds=entry.rank - 1)
-    return now
+def _first_seen_times(
+    fresh: Sequence[Entry], now: datetime, latest: datetime | None
+) -> dict[str, datetime]:
+    """Dates for entries seen for the first time in this build.
+
+    They share one clock, ``base``; a ranked entry is dated one second earlier per
+    rank, so readers that sort by date show the page's order. ``base`` is moved
+    past the newest date already given out in this feed, so a headline that appears
+    seconds after the last build still sorts above everything before it.
+    """
+    if not fresh:
+        return {}
+    depth = max((e.rank for e in fresh if e.rank is not None), default=1)
+    base = now if latest is None else max(now, latest + timedelta(seconds=depth))
+    return {
+        e.id: base - timedelta(seconds=e.rank - 1) if e.rank is not None else base for e in fresh
+    }
 
 
 def _drop_missing_history(store: Store, key: str, current: Sequence[Entry]) -> None:

@@ -161,6 +161,7 @@ def build(
         force=force,
         only=only,
         wait=wait,
+        echo=click.get_current_context().find_root().params.get("log_format", "text"),
     )
     sys.exit(report.exit_code)
 

@@ -15,7 +15,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from feedloom.build import BuildReport, build_feeds, describe
+from feedloom.build import BuildReport, FeedReport, build_feeds, describe
 from feedloom.config import load_feed_configs
 from feedloom.errors import ConfigError, FeedloomError
 from feedloom.store import Store
@@ -35,9 +35,12 @@ def run_build(
     only: Sequence[str] = (),
     wait: float = 10.0,
     respect_freshness: bool = False,
-    echo: bool = True,
+    echo: str | None = "text",
 ) -> BuildReport:
-    """Load the config, take the lock, build, print one line per feed on stderr.
+    """Load the config, take the lock, build, report one line per feed on stderr.
+
+    ``echo`` is ``"text"`` (plain lines), ``"json"`` (one log record per feed, for
+    ``--log-format json``) or None (the caller reports, as the scheduler does).
 
     Raises:
         ConfigError, LockTimeout, StoreError, WriteError.
@@ -58,7 +61,15 @@ def run_build(
             only=only,
             respect_freshness=respect_freshness,
         )
-    if echo:
+    from feedloom.build import ping_hub
+
+    for feed in report.feeds:
+        if feed.hub and feed.hub_topics:
+            ping_hub(feed.hub, feed.hub_topics)
+    if echo == "json":
+        for feed in report.feeds:
+            log_report(feed)
+    elif echo:
         for feed in report.feeds:
             print(describe(feed), file=sys.stderr)
             for location, message in feed.failed_sources:
@@ -135,11 +146,31 @@ def _jobs(
     return jobs
 
 
+def log_report(feed: FeedReport) -> None:
+    """Log one build of one feed as a structured record (and its failed sources)."""
+    from feedloom.logs import log_fields
+
+    fields = log_fields(
+        feed=feed.name,
+        entries=feed.entries,
+        new=feed.new,
+        written=",".join(feed.written) or "-",
+        failed=len(feed.failed_sources),
+        duration=timedelta(seconds=feed.duration),
+    )
+    if feed.error:
+        log.error("build failed: %s", feed.error, extra=fields)
+    else:
+        log.info("built", extra=fields)
+    for location, message in feed.failed_sources:
+        log.warning("source failed: %s", message, extra=log_fields(feed=feed.name, source=location))
+    for warning in feed.warnings:
+        log.warning("%s", warning, extra=log_fields(feed=feed.name))
+
+
 def _scheduled_build(
     *, name: str, feeds_dir: Path, output_dir: Path, state_path: Path, wait: float, force: bool
 ) -> None:
-    from feedloom.logs import log_fields
-
     report = run_build(
         feeds_dir=feeds_dir,
         output_dir=output_dir,
@@ -148,25 +179,10 @@ def _scheduled_build(
         wait=wait,
         force=force,
         respect_freshness=not force,
-        echo=False,
+        echo=None,
     )
     for feed in report.feeds:
-        fields = log_fields(
-            feed=feed.name,
-            entries=feed.entries,
-            new=feed.new,
-            written=",".join(feed.written) or "-",
-            failed=len(feed.failed_sources),
-            duration=timedelta(seconds=feed.duration),
-        )
-        if feed.error:
-            log.error("build failed: %s", feed.error, extra=fields)
-        else:
-            log.info("built", extra=fields)
-        for location, message in feed.failed_sources:
-            log.warning(
-                "source failed: %s", message, extra=log_fields(feed=feed.name, source=location)
-            )
+        log_report(feed)
 
 
 def run_service(

@@ -185,6 +185,13 @@ class Store:
             found.update((eid, datetime.fromisoformat(ts)) for eid, ts in rows)
         return found
 
+    def latest_seen(self, feed: str) -> datetime | None:
+        """The newest first-seen time recorded in ``feed`` (a scope), if any."""
+        row = self._db.execute(
+            "SELECT max(first_seen) FROM seen WHERE feed = ?", (feed,)
+        ).fetchone()
+        return None if row[0] is None else datetime.fromisoformat(row[0])
+
     def record_seen(self, feed: str, times: Mapping[str, datetime]) -> None:
         """Record first-seen times; existing rows are never moved."""
         self._db.executemany(
