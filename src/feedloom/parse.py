@@ -39,8 +39,8 @@ import io
 import json
 import re
 import xml.sax
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
@@ -78,6 +78,8 @@ class ParsedFeed:
         ttl: minutes the feed may be cached (RSS ``<ttl>``).
         update_period: seconds between updates the publisher announces
             (``sy:updatePeriod`` / ``sy:updateFrequency``).
+        parser: which reader read it: ``lxml`` (the fast path for well-formed RSS 2.0,
+            RSS 1.0 and Atom 1.0), ``feedparser`` (anything else) or ``json``.
     """
 
     meta: FeedMeta
@@ -86,6 +88,7 @@ class ParsedFeed:
     warnings: tuple[str, ...] = ()
     ttl: int | None = None
     update_period: float | None = None
+    parser: str = "feedparser"
 
 
 def parse_file(path: Path, **kwargs: Any) -> ParsedFeed:
@@ -114,6 +117,7 @@ def parse_bytes(
     timezone: tzinfo = UTC,
     now: datetime | None = None,
     source_name: str | None = None,
+    _parser: str | None = None,
 ) -> ParsedFeed:
     """Parse a feed document.
 
@@ -128,6 +132,8 @@ def parse_bytes(
             zone abbreviation that matches it (``CST`` in ``Asia/Shanghai`` is +08:00).
         now: the current time (aware); dates more than a day after it are dropped.
         source_name: the name to credit entries to instead of the feed's own title.
+        _parser: private, for tests and benchmarks: ``"lxml"`` or ``"feedparser"`` forces
+            that XML reader (``"lxml"`` raises ParseError where it would fall back).
 
     Raises:
         ParseError: if ``data`` is not a feed, or no entry could be read.
@@ -144,7 +150,7 @@ def parse_bytes(
         return _parse_json(text, ctx, source_name)
     if _HTML_START.match(text[:4096]):
         raise ParseError(f"{_EXPECTED}; got HTML", url=url)
-    return _parse_xml(text, ctx, hdrs, source_name)
+    return _parse_xml(text, ctx, hdrs, source_name, _parser)
 
 
 # --- context shared by the converters ------------------------------------------------
@@ -391,7 +397,13 @@ def _guess_encoding(data: bytes) -> str | None:
     return codec
 
 
-# --- XML (feedparser) ----------------------------------------------------------------
+# --- XML: the two readers --------------------------------------------------------------
+#
+# Two readers turn an XML document into RawFeed + RawEntry records: feedloom.fastparse
+# (lxml, for well-formed RSS 2.0 / RSS 1.0 / Atom 1.0) and feedparser (everything else).
+# Both record what the document says, with feedparser's reading of it; every rule that
+# turns that into the model (ids, links, dates, text, sanitising) is applied once, by
+# _feed_meta and _entry below, whichever reader ran.
 
 _XML_DECL = re.compile(r"\A((?:<!--.*?-->\s*)*)<\?xml[^>]*\?>", re.DOTALL)
 _HTML_START = re.compile(
@@ -399,6 +411,253 @@ _HTML_START = re.compile(
     re.IGNORECASE | re.DOTALL,
 )
 _ROOT_ELEMENT = re.compile(r"<([A-Za-z_][\w.:-]*)")
+
+
+@dataclass(slots=True)
+class RawFeed:
+    """Feed-level values as a reader found them (internal: shared by both XML readers).
+
+    Strings are as written, with XML entities decoded; links may be relative.
+    """
+
+    version: str
+    title: str = ""
+    link: str | None = None
+    id: str = ""
+    subtitle: str = ""
+    language: str = ""
+    rights: str = ""
+    # Each a mapping with "name", "email", "href" (feedparser's shape).
+    authors: list[Mapping[str, Any]] = field(default_factory=list)
+    author_text: str | None = None  # the last RSS author element, as written
+    ttl: str | None = None
+    icon: str | None = None
+    logo: str | None = None
+    self_link: str | None = None
+    sy_period: str | None = None
+    sy_frequency: str | None = None
+
+
+@dataclass(slots=True)
+class RawEntry:
+    """One entry's values as a reader found them (internal: shared by both XML readers).
+
+    ``title`` and ``summary`` are HTML or text (both are reduced to text); ``contents``
+    are (MIME type, value, xml:base) in document order. Bases are the xml:base in
+    effect, absolute or relative; links are relative to ``base`` or already absolute.
+    """
+
+    id: str = ""
+    title: str = ""
+    link: str | None = None
+    base: str | None = None
+    summary: str = ""
+    summary_base: str | None = None
+    contents: list[tuple[str, str, str | None]] = field(default_factory=list)
+    published: str | None = None
+    published_parsed: Any = None
+    updated: str | None = None
+    updated_parsed: Any = None
+    authors: list[Mapping[str, Any]] = field(default_factory=list)
+    author_text: str | None = None
+    categories: list[str] = field(default_factory=list)
+    # (url, type, length) as written.
+    enclosures: list[tuple[object, object, object]] = field(default_factory=list)
+
+
+def _parse_xml(
+    text: str,
+    ctx: _Context,
+    hdrs: Mapping[str, str],
+    source_name: str | None,
+    parser: str | None,
+) -> ParsedFeed:
+    # The declaration may sit after comments (not well-formed) or name the original
+    # encoding; replace it with one that matches the UTF-8 we hand over. Illegal control
+    # characters would stop the strict parser and force feedparser's slow loose one.
+    body = _XML_DECL.sub(r"\1", text[:4096], count=1) + text[4096:]
+    cleaned = clean_text(body)
+    if len(cleaned) != len(body):
+        ctx.warn(f"removed {len(body) - len(cleaned)} character(s) not allowed in XML")
+    document = ('<?xml version="1.0" encoding="utf-8"?>\n' + cleaned).encode("utf-8", "replace")
+    language = hdrs.get("content-language") or None
+
+    if parser != "feedparser":
+        # Imported here: fastparse imports the record types above from this module.
+        from feedloom import fastparse
+
+        try:
+            raw_feed, raw_entries = fastparse.read(document, language=language)
+        except fastparse.Unsupported as exc:
+            if parser == "lxml":
+                raise ParseError(
+                    f"the lxml reader declined the document ({exc})", url=ctx.url
+                ) from exc
+        else:
+            return _build(raw_feed, raw_entries, ctx, source_name, lambda raw: raw, "lxml")
+    return _parse_feedparser(document, cleaned, ctx, language, source_name)
+
+
+def _build(
+    raw_feed: RawFeed,
+    raw_entries: Iterable[Any],
+    ctx: _Context,
+    source_name: str | None,
+    read_entry: Callable[[Any], RawEntry],
+    parser: str,
+) -> ParsedFeed:
+    meta, source = _feed_meta(raw_feed, ctx, source_name)
+    entries = _collect(raw_entries, ctx, lambda raw: _entry(read_entry(raw), ctx, source))
+    return ParsedFeed(
+        meta=meta.evolve(updated=_newest(entries)),
+        entries=entries,
+        format=raw_feed.version or "unknown",
+        warnings=tuple(ctx.warnings),
+        ttl=meta.ttl,
+        update_period=_update_period(raw_feed.sy_period, raw_feed.sy_frequency),
+        parser=parser,
+    )
+
+
+def _feed_meta(raw: RawFeed, ctx: _Context, source_name: str | None) -> tuple[FeedMeta, SourceRef]:
+    link = _absolute(raw.link, ctx.url)
+    if link is not None and not _is_web_url(link):
+        link = None  # Google Alerts puts its tag: id here; a site link must be a web page
+    if not _is_web_url(ctx.url) and link is not None:
+        ctx.link_base = link
+    title = html_to_text(raw.title)
+    kind = "atom" if raw.version.startswith("atom") else "rss"
+    meta = FeedMeta(
+        id=raw.id.strip() or ctx.url,
+        title=title or source_name or _host(ctx.url),
+        link=link or ctx.url,
+        description=html_to_text(raw.subtitle),
+        language=raw.language.strip(),
+        rights=html_to_text(raw.rights) or None,
+        authors=_xml_authors(raw.authors, raw.author_text),
+        ttl=_positive_int(raw.ttl),
+        icon=_absolute(raw.icon, ctx.link_base),
+        logo=_absolute(raw.logo, ctx.link_base),
+        self_urls=_self_urls(kind, raw.self_link, ctx.url),
+    )
+    ctx.set_id_scope(raw.id.strip(), meta.self_urls.get(kind), link)
+    source = SourceRef(id=meta.id, title=source_name or title or None, url=ctx.url, link=link)
+    return meta, source
+
+
+def _entry(raw: RawEntry, ctx: _Context, source: SourceRef) -> Entry:
+    base = _absolute(raw.base, ctx.link_base) or ctx.link_base
+    title = html_to_text(raw.title)
+    link = ctx.page_link(_absolute(raw.link, base))
+    summary_html = raw.summary
+    content_html, content_base = _pick_content(raw.contents)
+    if not content_html and summary_html:
+        content_html, content_base = summary_html, raw.summary_base
+    raw_id = raw.id.strip()
+    if not (raw_id or title or link or content_html or raw.enclosures):
+        raise _BadEntry(_EMPTY_ENTRY)
+    entry_id = (raw_id and ctx.entry_id(raw_id)) or link or _hash_id(title, content_html)
+    label = f"entry {entry_id}:"
+    return Entry(
+        id=entry_id,
+        title=title,
+        link=link,
+        summary=truncate_text(html_to_text(summary_html or content_html), SUMMARY_LIMIT) or None,
+        # The element's xml:base is the base for its relative URLs.
+        content=sanitize_html(content_html, base_url=_absolute(content_base, base) or base) or None,
+        published=ctx.date(raw.published, raw.published_parsed, f"{label} published"),
+        updated=ctx.date(raw.updated, raw.updated_parsed, f"{label} updated"),
+        authors=_xml_authors(raw.authors, raw.author_text),
+        categories=_dedupe(collapse_ws(term) for term in raw.categories),
+        source=source,
+        enclosures=tuple(
+            enc
+            for url, mime, length in raw.enclosures
+            if (enc := _enclosure(url, mime, length, base)) is not None
+        ),
+    )
+
+
+def _pick_content(contents: Iterable[tuple[str, str, str | None]]) -> tuple[str, str | None]:
+    """The full body as HTML, and its xml:base: HTML/XHTML content first, else text content."""
+    contents = list(contents)
+    for mime, value, base in contents:
+        if "html" in mime and value:
+            return value, base
+    for _mime, value, base in contents:
+        if value:
+            return html.escape(value, quote=False), base
+    return "", None
+
+
+# RSS <author>: "email (Name)".
+_RSS_AUTHOR = re.compile(r"\s*([^\s@()]+@[^\s()]+)\s*\(([^()]+)\)\s*\Z")
+# feedparser's reading of an RSS author string ("jo@x.org (Jo)", "Jo <jo@x.org>").
+_FP_EMAIL = re.compile(
+    r"(([a-zA-Z0-9\_\-\.\+]+)@((\[[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.)|(([a-zA-Z0-9\-]+\.)+))"
+    r"([a-zA-Z]{2,4}|[0-9]{1,3})(\]?))(\?subject=\S+)?"
+)
+
+
+def split_author(text: str) -> dict[str, str]:
+    """Name and e-mail of a person written as one string, as feedparser reads it.
+
+    Internal, for fastparse: both readers must agree on every author.
+    """
+    name, email = text, None
+    match = _FP_EMAIL.search(text)
+    if match:
+        email = match.group(0)
+        name = name.replace(email, "").replace("()", "").replace("<>", "")
+        name = name.replace("&lt;&gt;", "").strip()
+        if name.startswith("("):
+            name = name[1:]
+        if name.endswith(")"):
+            name = name[:-1]
+        name = name.strip()
+    detail = {}
+    if name:
+        detail["name"] = name
+    if email:
+        detail["email"] = email
+    return detail
+
+
+def _xml_authors(raw: Iterable[Mapping[str, Any]], text: str | None) -> tuple[Author, ...]:
+    authors = _authors(raw)
+    # feedparser's e-mail pattern allows top-level domains of 2-4 letters only, so
+    # "jo@insanity.industries (Jo)" comes back as name "stries (Jo", email "jo@insanity.indu".
+    if len(authors) != 1 or not authors[0].email or not isinstance(text, str):
+        return authors
+    match = _RSS_AUTHOR.match(text)
+    if match and match.group(1) != authors[0].email and match.group(1).startswith(authors[0].email):
+        return (Author(name=collapse_ws(match.group(2)), email=match.group(1)),)
+    return authors
+
+
+def _update_period(period: str | None, frequency: str | None) -> float | None:
+    """Seconds between updates from the RSS syndication module (sy:updatePeriod/Frequency)."""
+    period = (period or "").strip().lower()
+    count = _positive_int(frequency)
+    if not period and count is None:
+        return None
+    seconds = _SY_PERIODS.get(period or "daily")  # the module's default period is daily
+    if seconds is None:
+        return None
+    return seconds / (count or 1)
+
+
+_SY_PERIODS = {
+    "hourly": 3600.0,
+    "daily": 86400.0,
+    "weekly": 7 * 86400.0,
+    "monthly": 30 * 86400.0,
+    "yearly": 365 * 86400.0,
+}
+
+
+# --- XML: feedparser -----------------------------------------------------------------
+
 # Content-Location for feedparser: a base that resolves nothing. With the document URL
 # it would resolve guids too ("12345" becomes "http://host/12345", hiding that the id is
 # not an IRI); with none, an item's xml:base leaks into the items after it (feedparser
@@ -412,26 +671,12 @@ _FEEDPARSER_HEADERS = {
 }
 
 
-def _fp_base(value: object) -> str | None:
-    """An xml:base feedparser reports, without our placeholder."""
-    return value if isinstance(value, str) and value and value != _FP_NO_BASE else None
-
-
-def _parse_xml(
-    text: str, ctx: _Context, hdrs: Mapping[str, str], source_name: str | None
+def _parse_feedparser(
+    document: bytes, cleaned: str, ctx: _Context, language: str | None, source_name: str | None
 ) -> ParsedFeed:
-    # The declaration may sit after comments (not well-formed) or name the original
-    # encoding; replace it with one that matches the UTF-8 we hand over. Illegal control
-    # characters would stop the strict parser and force feedparser's slow loose one.
-    body = _XML_DECL.sub(r"\1", text[:4096], count=1) + text[4096:]
-    cleaned = clean_text(body)
-    if len(cleaned) != len(body):
-        ctx.warn(f"removed {len(body) - len(cleaned)} character(s) not allowed in XML")
-    document = ('<?xml version="1.0" encoding="utf-8"?>\n' + cleaned).encode("utf-8", "replace")
-
     fp_headers = dict(_FEEDPARSER_HEADERS)
-    if hdrs.get("content-language"):
-        fp_headers["content-language"] = hdrs["content-language"]
+    if language:
+        fp_headers["content-language"] = language
     try:
         result = feedparser.parse(
             io.BytesIO(document),
@@ -452,23 +697,19 @@ def _parse_xml(
     if not raw_entries and (problem is not None or not fmt):
         raise ParseError(_describe_failure(cleaned, fmt, problem), url=ctx.url)
 
-    feed = result.get("feed") or {}
-    meta, source = _xml_meta(feed, ctx, source_name, "atom" if fmt.startswith("atom") else "rss")
-    entries = _collect(raw_entries, ctx, lambda raw: _xml_entry(raw, ctx, source))
+    parsed = _build(
+        _fp_feed(result.get("feed") or {}, fmt), raw_entries, ctx, source_name, _fp_entry,
+        "feedparser",
+    )  # fmt: skip
     if problem is not None:  # listed first: it explains the warnings after it
         if isinstance(problem, xml.sax.SAXException):
-            note = f"feed is not well-formed XML ({problem}); {len(entries)} entries recovered"
+            note = (
+                f"feed is not well-formed XML ({problem}); {len(parsed.entries)} entries recovered"
+            )
         else:
             note = f"feedparser reported {type(problem).__name__}: {problem}"
-        ctx.warnings.insert(0, note)
-    return ParsedFeed(
-        meta=meta.evolve(updated=_newest(entries)),
-        entries=entries,
-        format=fmt or "unknown",
-        warnings=tuple(ctx.warnings),
-        ttl=meta.ttl,
-        update_period=_update_period(feed),
-    )
+        parsed = replace(parsed, warnings=(note, *parsed.warnings))
+    return parsed
 
 
 def _describe_failure(text: str, fmt: str, problem: object) -> str:
@@ -489,135 +730,70 @@ def _describe_failure(text: str, fmt: str, problem: object) -> str:
     return f"{_EXPECTED}; got text that is not XML ({collapse_ws(head[:40])!r}...)"
 
 
-def _xml_meta(
-    feed: Mapping[str, Any], ctx: _Context, source_name: str | None, kind: str
-) -> tuple[FeedMeta, SourceRef]:
-    link = _absolute(feed.get("link"), ctx.url)
-    if link is not None and not _is_web_url(link):
-        link = None  # Google Alerts puts its tag: id here; a site link must be a web page
-    if not _is_web_url(ctx.url) and link is not None:
-        ctx.link_base = link
+def _fp_base(value: object) -> str | None:
+    """An xml:base feedparser reports, without our placeholder."""
+    return value if isinstance(value, str) and value and value != _FP_NO_BASE else None
+
+
+def _fp_str(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _fp_opt(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _fp_feed(feed: Mapping[str, Any], version: str) -> RawFeed:
     image = feed.get("image") or {}
-    title = html_to_text(feed.get("title") or "")
-    meta = FeedMeta(
-        id=(feed.get("id") or "").strip() or ctx.url,
-        title=title or source_name or _host(ctx.url),
-        link=link or ctx.url,
-        description=html_to_text(feed.get("subtitle") or ""),
-        language=(feed.get("language") or "").strip(),
-        rights=html_to_text(feed.get("rights") or "") or None,
-        authors=_xml_authors(feed),
-        ttl=_positive_int(feed.get("ttl")),
-        icon=_absolute(feed.get("icon"), ctx.link_base),
-        logo=_absolute(feed.get("logo") or image.get("href"), ctx.link_base),
-        self_urls=_self_urls(
-            kind,
-            next((x.get("href") for x in feed.get("links") or () if x.get("rel") == "self"), None),
-            ctx.url,
+    return RawFeed(
+        version=version,
+        title=_fp_str(feed.get("title")),
+        link=_fp_opt(feed.get("link")),
+        id=_fp_str(feed.get("id")),
+        subtitle=_fp_str(feed.get("subtitle")),
+        language=_fp_str(feed.get("language")),
+        rights=_fp_str(feed.get("rights")),
+        authors=list(feed.get("authors") or ()),
+        author_text=_fp_opt(feed.get("author")),
+        ttl=_fp_opt(feed.get("ttl")),
+        icon=_fp_opt(feed.get("icon")),
+        logo=_fp_opt(feed.get("logo") or image.get("href")),
+        self_link=next(
+            (x.get("href") for x in feed.get("links") or () if x.get("rel") == "self"), None
         ),
+        sy_period=_fp_opt(feed.get("sy_updateperiod")),
+        sy_frequency=_fp_opt(feed.get("sy_updatefrequency")),
     )
-    ctx.set_id_scope(feed.get("id"), meta.self_urls.get(kind), link)
-    source = SourceRef(id=meta.id, title=source_name or title or None, url=ctx.url, link=link)
-    return meta, source
 
 
-def _xml_entry(raw: dict[str, Any], ctx: _Context, source: SourceRef) -> Entry:
-    title = html_to_text(raw.get("title") or "")
-    link = ctx.page_link(raw.get("link"))
-    summary_html = raw.get("summary") or ""
-    content_html, content_base = _xml_content(raw)
-    if not content_html and summary_html:
-        content_html, content_base = (
-            summary_html,
-            _fp_base((raw.get("summary_detail") or {}).get("base")),
-        )
-    raw_id = (raw.get("id") or "").strip()
-    raw_enclosures = raw.get("enclosures") or ()  # computed by feedparser on each access
-    if not (raw_id or title or link or content_html or raw_enclosures):
-        raise _BadEntry(_EMPTY_ENTRY)
-    entry_id = (raw_id and ctx.entry_id(raw_id)) or link or _hash_id(title, content_html)
-    label = f"entry {entry_id}:"
+def _fp_entry(raw: dict[str, Any]) -> RawEntry:
     # feedparser leaves enclosure URLs as written; the item's xml:base is on its details.
     detail = raw.get("title_detail") or raw.get("summary_detail") or {}
-    base = _absolute(_fp_base(detail.get("base")), ctx.link_base) or ctx.link_base
-    return Entry(
-        id=entry_id,
-        title=title,
-        link=link,
-        summary=truncate_text(html_to_text(summary_html or content_html), SUMMARY_LIMIT) or None,
-        # The element's xml:base (feedparser resolves it against the document URL)
-        # is the base for its relative URLs.
-        content=sanitize_html(
-            content_html, base_url=_absolute(content_base, ctx.link_base) or ctx.link_base
-        )
-        or None,
-        published=ctx.date(raw.get("published"), raw.get("published_parsed"), f"{label} published"),
+    return RawEntry(
+        id=_fp_str(raw.get("id")),
+        title=_fp_str(raw.get("title")),
+        link=_fp_opt(raw.get("link")),
+        base=_fp_base(detail.get("base")),
+        summary=_fp_str(raw.get("summary")),
+        summary_base=_fp_base((raw.get("summary_detail") or {}).get("base")),
+        contents=[
+            (_fp_str(c.get("type")), _fp_str(c.get("value")), _fp_base(c.get("base")))
+            for c in raw.get("content") or ()
+        ],
+        published=_fp_opt(raw.get("published")),
+        published_parsed=raw.get("published_parsed"),
         # dict.get: FeedParserDict.get("updated") falls back to "published" (with a
         # DeprecationWarning), which would invent an update time the feed never gave.
-        updated=ctx.date(
-            dict.get(raw, "updated"), dict.get(raw, "updated_parsed"), f"{label} updated"
-        ),
-        authors=_xml_authors(raw),
-        categories=_dedupe(
-            collapse_ws(t.get("term") or t.get("label") or "") for t in raw.get("tags") or ()
-        ),
-        source=source,
-        enclosures=tuple(
-            enc
-            for e in raw_enclosures
-            if (enc := _enclosure(e.get("href"), e.get("type"), e.get("length"), base)) is not None
-        ),
+        updated=_fp_opt(dict.get(raw, "updated")),
+        updated_parsed=dict.get(raw, "updated_parsed"),
+        authors=list(raw.get("authors") or ()),
+        author_text=_fp_opt(raw.get("author")),
+        categories=[t.get("term") or t.get("label") or "" for t in raw.get("tags") or ()],
+        # computed by feedparser on each access
+        enclosures=[
+            (e.get("href"), e.get("type"), e.get("length")) for e in raw.get("enclosures") or ()
+        ],
     )
-
-
-# RSS <author>: "email (Name)".
-_RSS_AUTHOR = re.compile(r"\s*([^\s@()]+@[^\s()]+)\s*\(([^()]+)\)\s*\Z")
-
-
-def _xml_authors(obj: Mapping[str, Any]) -> tuple[Author, ...]:
-    authors = _authors(obj.get("authors"))
-    # feedparser's e-mail pattern allows top-level domains of 2-4 letters only, so
-    # "jo@insanity.industries (Jo)" comes back as name "stries (Jo", email "jo@insanity.indu".
-    raw = obj.get("author")
-    if len(authors) != 1 or not authors[0].email or not isinstance(raw, str):
-        return authors
-    match = _RSS_AUTHOR.match(raw)
-    if match and match.group(1) != authors[0].email and match.group(1).startswith(authors[0].email):
-        return (Author(name=collapse_ws(match.group(2)), email=match.group(1)),)
-    return authors
-
-
-def _xml_content(raw: Mapping[str, Any]) -> tuple[str, str | None]:
-    """The full body as HTML, and its xml:base: HTML/XHTML content first, else text content."""
-    contents = raw.get("content") or ()
-    for item in contents:
-        if "html" in (item.get("type") or "") and item.get("value"):
-            return item["value"], _fp_base(item.get("base"))
-    for item in contents:
-        if item.get("value"):
-            return html.escape(item["value"], quote=False), _fp_base(item.get("base"))
-    return "", None
-
-
-def _update_period(feed: Mapping[str, Any]) -> float | None:
-    """Seconds between updates from the RSS syndication module (sy:updatePeriod/Frequency)."""
-    period = (feed.get("sy_updateperiod") or "").strip().lower()
-    frequency = _positive_int(feed.get("sy_updatefrequency"))
-    if not period and frequency is None:
-        return None
-    seconds = _SY_PERIODS.get(period or "daily")  # the module's default period is daily
-    if seconds is None:
-        return None
-    return seconds / (frequency or 1)
-
-
-_SY_PERIODS = {
-    "hourly": 3600.0,
-    "daily": 86400.0,
-    "weekly": 7 * 86400.0,
-    "monthly": 30 * 86400.0,
-    "yearly": 365 * 86400.0,
-}
 
 
 # --- JSON Feed -----------------------------------------------------------------------
@@ -660,6 +836,7 @@ def _parse_json(text: str, ctx: _Context, source_name: str | None) -> ParsedFeed
         entries=entries,
         format=fmt,
         warnings=tuple(ctx.warnings),
+        parser="json",
     )
 
 
@@ -903,10 +1080,14 @@ def _parse_date(raw: str | None, fallback: Any, tz: tzinfo) -> datetime | None:
 
     Our own reading comes first because feedparser turns every date into UTC, losing
     whether it had an offset at all, and reads ``CST`` as US Central whatever the
-    source. feedparser's result (``fallback``) covers the exotic formats it knows.
+    source. feedparser's result (``fallback``) covers the exotic formats it knows; when
+    the reader was not feedparser, it is computed here, so both readers agree.
     """
     # Dates are short; the length cap keeps hostile values from costing regex time.
-    value = _read_date(raw.strip(), tz) if raw and len(raw) < 100 else None
+    short = raw.strip() if raw and len(raw) < 100 else None
+    value = _read_date(short, tz) if short else None
+    if value is None and fallback is None and short:
+        fallback = _feedparser_date(short)
     if value is None and fallback is not None:
         try:
             value = datetime(*fallback[:6]).replace(tzinfo=UTC)
@@ -917,6 +1098,16 @@ def _parse_date(raw: str | None, fallback: Any, tz: tzinfo) -> datetime | None:
     try:
         return value.astimezone(UTC)
     except (ValueError, OverflowError):  # e.g. year 1 with a positive offset
+        return None
+
+
+def _feedparser_date(raw: str) -> Any:
+    # feedparser has no public date parser; this is the one its parse() uses.
+    from feedparser.datetimes import _parse_date as parse_date
+
+    try:
+        return parse_date(raw)
+    except Exception:  # its date handlers are loose; a date that breaks one is no date
         return None
 
 
