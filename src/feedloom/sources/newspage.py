@@ -31,8 +31,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 from urllib.parse import quote, urldefrag, urlsplit
 
-import charset_normalizer
-
 from feedloom.errors import InputError
 from feedloom.model import Entry, SourceRef
 from feedloom.sources import Adapter, CollectContext, SourceResult
@@ -153,6 +151,10 @@ def _decode_configured(data: bytes, path: str, encoding: str) -> str:
 
 
 def _decode_detected(data: bytes, path: str) -> str:
+    # Imported here: detection is only needed when UTF-8 fails, and charset-normalizer
+    # costs every cron run several milliseconds to import.
+    import charset_normalizer
+
     candidates = [
         m for m in charset_normalizer.from_bytes(data) if not m.encoding.startswith("utf_")
     ]
