@@ -27,6 +27,7 @@ libxml2's default limits on depth and size (no ``huge_tree``).
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -134,6 +135,8 @@ _READ_KEYS = frozenset(
 )  # fmt: skip
 
 _looks_like_html = _FeedParserMixin.looks_like_html
+_C1 = re.compile("[\x80-\x9f]")
+_KEYS: dict[str, str] = {}
 _local = threading.local()
 
 
@@ -193,15 +196,23 @@ def _key(el: Any) -> str:
     tag = el.tag
     if not isinstance(tag, str):
         return ""  # an entity reference: not expanded (no DTD), so never text
+    key = _KEYS.get(tag)
+    if key is not None:
+        return key
+    cacheable = True
     if tag[0] == "{":
         uri, _, local = tag[1:].partition("}")
         prefix = _PREFIXES.get(uri.lower())
         if prefix is None:
             prefix = el.prefix or ""
+            cacheable = False  # the name depends on the document's prefix
     else:
         local, prefix = tag, ""
     local = local.lower()
-    return f"{prefix}_{local}" if prefix else local
+    key = f"{prefix}_{local}" if prefix else local
+    if cacheable and len(_KEYS) < 4096:  # bounded: a hostile document may invent names
+        _KEYS[tag] = key
+    return key
 
 
 def _base(parent: str | None, el: Any) -> str | None:
@@ -262,7 +273,8 @@ def _fix(text: str) -> str:
         return text
     with contextlib.suppress(UnicodeError):
         text = text.encode("iso-8859-1").decode("utf-8")
-    return text.translate(_cp1252)
+    # translate() looks every character up; most texts have no C1 character at all.
+    return text.translate(_cp1252) if _C1.search(text) else text
 
 
 def _mime(el: Any, default: str) -> str:

@@ -1158,7 +1158,10 @@ def _read_naive(body: str) -> datetime | None:
         pass
     else:
         return value.replace(tzinfo=None) if value.tzinfo is None else None
-    for fmt in _NAIVE_FORMATS:
+    # Every naive format starts with a four-digit year (strptime's %Y is exactly four
+    # digits); checking first spares RFC 822 dates seven failing strptime calls, which
+    # were a third of the time of parsing a typical feed.
+    for fmt in _NAIVE_FORMATS if body[:4].isdigit() else ():
         try:
             return datetime.strptime(body, fmt)
         except ValueError:
