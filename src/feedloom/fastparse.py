@@ -38,7 +38,7 @@ from feedparser.html import _cp1252
 from feedparser.mixin import _FeedParserMixin
 from lxml import etree
 
-from feedloom.parse import RawEntry, RawFeed, split_author
+from feedloom.parse import VOID_ELEMENTS, RawEntry, RawFeed, split_author
 
 __all__ = ["Unsupported", "read"]
 
@@ -329,8 +329,11 @@ def _serialise(el: Any) -> str:
         f' {key.rpartition("}")[2]}="{_escape(str(value)).replace(chr(34), "&quot;")}"'
         for key, value in el.attrib.items()
     )
+    tail = _escape(el.tail or "")
+    if name in VOID_ELEMENTS and not len(el) and not el.text:
+        return f"<{name}{attrs}>{tail}"
     inner = _escape(el.text or "") + "".join(_serialise(child) for child in el)
-    return f"<{name}{attrs}>{inner}</{name}>{_escape(el.tail or '')}"
+    return f"<{name}{attrs}>{inner}</{name}>{tail}"
 
 
 class _Tags:

@@ -766,6 +766,23 @@ def _fp_feed(feed: Mapping[str, Any], version: str) -> RawFeed:
     )
 
 
+VOID_ELEMENTS = frozenset(
+    {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
+     "source", "track", "wbr"}
+)  # fmt: skip
+"""HTML elements without content or end tag (internal: shared with fastparse)."""
+# feedparser writes inline XHTML back with an end tag for every element; in HTML,
+# "<br></br>" is two line breaks.
+_VOID_END_TAG = re.compile(rf"</(?:{'|'.join(sorted(VOID_ELEMENTS))})\s*>", re.IGNORECASE)
+
+
+def _fp_content_value(item: Mapping[str, Any]) -> str:
+    value = _fp_str(item.get("value"))
+    if item.get("type") == "application/xhtml+xml" and "</" in value:
+        value = _VOID_END_TAG.sub("", value)
+    return value
+
+
 def _fp_entry(raw: dict[str, Any]) -> RawEntry:
     # feedparser leaves enclosure URLs as written; the item's xml:base is on its details.
     detail = raw.get("title_detail") or raw.get("summary_detail") or {}
@@ -777,7 +794,7 @@ def _fp_entry(raw: dict[str, Any]) -> RawEntry:
         summary=_fp_str(raw.get("summary")),
         summary_base=_fp_base((raw.get("summary_detail") or {}).get("base")),
         contents=[
-            (_fp_str(c.get("type")), _fp_str(c.get("value")), _fp_base(c.get("base")))
+            (_fp_str(c.get("type")), _fp_content_value(c), _fp_base(c.get("base")))
             for c in raw.get("content") or ()
         ],
         published=_fp_opt(raw.get("published")),
