@@ -338,65 +338,80 @@ class _TitleMatcher:
 
     The search is exact (it finds every kept title at or above the threshold)
     whenever the first shared bigram occurs in at most ``_RARE_BIGRAM`` titles of
-    the bucket, which always holds for buckets of that many titles. In large
+    the bucket, which always holds when the bucket has no more titles. In large
     buckets, two titles made only of very common bigrams (long English headlines
     from a small vocabulary) match only when their fingerprints are identical.
     """
 
     def __init__(self, entries: Sequence[Entry], threshold: float) -> None:
         self.threshold = threshold
-        self.fingerprints: list[frozenset[str] | None] = []
-        self.numbers: list[tuple[str, ...]] = []
-        grouped: dict[tuple[str, ...], list[frozenset[str]]] = {}
+        compacts: list[str] = []
+        # None for a title too short to match by title.
+        self.numbers: list[tuple[str, ...] | None] = []
         for entry in entries:
             normal = _fold(entry.title)
             compact = normal.translate(_DROP_PUNCTUATION)
-            if len(compact) < _MIN_TITLE_CHARS:
-                self.fingerprints.append(None)
-                self.numbers.append(())
-                continue
-            grams = _bigrams(compact)
-            numbers = tuple(_NUMBER.findall(normal))
-            self.fingerprints.append(grams)
-            self.numbers.append(numbers)
-            grouped.setdefault(numbers, []).append(grams)
-        # A title alone in its bucket has nothing to match: no bucket, no work.
-        self.buckets = {
-            numbers: _Bucket(prints) for numbers, prints in grouped.items() if len(prints) > 1
-        }
-        self.prefixes: dict[int, tuple[int, list[str]]] = {}
+            compacts.append(compact)
+            long_enough = len(compact) >= _MIN_TITLE_CHARS
+            self.numbers.append(tuple(_NUMBER.findall(normal)) if long_enough else None)
+        members = Counter(self.numbers)
+        # A title alone in its bucket has nothing to match: no bigrams, no work.
+        self.fingerprints: list[frozenset[str] | None] = [
+            _bigrams(compact) if numbers is not None and members[numbers] > 1 else None
+            for compact, numbers in zip(compacts, self.numbers, strict=True)
+        ]
+        grouped: dict[tuple[str, ...], list[frozenset[str]]] = {}
+        for grams, numbers in zip(self.fingerprints, self.numbers, strict=True):
+            if grams is not None and numbers is not None:
+                grouped.setdefault(numbers, []).append(grams)
+        self.buckets = {numbers: _Bucket(prints) for numbers, prints in grouped.items()}
         self.kept: dict[int, frozenset[str]] = {}
 
-    def _prefix(
-        self, position: int, grams: frozenset[str], bucket: _Bucket
-    ) -> tuple[int, list[str]]:
+    def _prefix(self, grams: frozenset[str], bucket: _Bucket) -> tuple[int, list[str]]:
         """The usable bigrams of the prefix of ``grams``, and the position of the first.
 
         The prefix is the first ``|x| - ceil(t*|x|) + 1`` bigrams in the bucket's
         order. Its unique bigrams (always first) are skipped, and so are the common
         ones (always last), leaving a short list to sort.
         """
-        cached = self.prefixes.get(position)
-        if cached is None:
-            size = len(grams)
-            length = size - math.ceil(self.threshold * size - _EPS) + 1
-            start = len(grams & bucket.unique)
-            usable = grams & bucket.rare if start < length else ()
-            # Two stable sorts give the total order (frequency, text) with no
-            # Python-level key function; every title must use the same order.
-            ordered = sorted(sorted(usable), key=bucket.frequency.__getitem__)
-            cached = self.prefixes[position] = (start, ordered[: length - start])
-        return cached
+        size = len(grams)
+        length = size - math.ceil(self.threshold * size - _EPS) + 1
+        start = len(grams & bucket.unique)
+        if start >= length:
+            return start, []
+        usable = grams & bucket.rare
+        if not usable:
+            return start, []
+        # Two stable sorts give the total order (frequency, text) with no
+        # Python-level key function; every title must use the same order.
+        ordered = sorted(sorted(usable), key=bucket.frequency.__getitem__)
+        return start, ordered[: length - start]
 
-    def find(self, position: int) -> int | None:
-        """Return the slot of the most similar kept title (earliest on ties), if any."""
+    def match(self, position: int, new_slot: int) -> int | None:
+        """Return the slot of the most similar kept title (earliest on ties).
+
+        If there is none, the title at ``position`` is kept as ``new_slot``.
+        """
         grams = self.fingerprints[position]
-        bucket = self.buckets.get(self.numbers[position])
-        if grams is None or bucket is None:
+        numbers = self.numbers[position]
+        if grams is None or numbers is None:
             return None
+        bucket = self.buckets[numbers]
         slot = bucket.exact.get(grams)
         if slot is not None:
             return slot
+        start, prefix = self._prefix(grams, bucket)
+        best = self._search(grams, bucket, start, prefix) if prefix else None
+        if best is None:
+            self.kept[new_slot] = grams
+            bucket.exact[grams] = new_slot
+            for j, gram in enumerate(prefix, start):
+                bucket.index.setdefault(gram, []).append((new_slot, j))
+        return best
+
+    def _search(
+        self, grams: frozenset[str], bucket: _Bucket, start: int, prefix: list[str]
+    ) -> int | None:
         threshold = self.threshold
         size = len(grams)
         # Jaccard >= t is impossible unless t*|x| <= |y| <= |x|/t ...
@@ -408,7 +423,6 @@ class _TitleMatcher:
         best: int | None = None
         best_score = 0.0
         seen: set[int] = set()
-        start, prefix = self._prefix(position, grams, bucket)
         for i, gram in enumerate(prefix, start):
             for slot, j in bucket.index.get(gram, ()):
                 if slot in seen:
@@ -428,18 +442,6 @@ class _TitleMatcher:
                 ):
                     best, best_score = slot, score
         return best
-
-    def add(self, position: int, slot: int) -> None:
-        """Index the title of the entry at ``position``, kept as ``slot``."""
-        grams = self.fingerprints[position]
-        bucket = self.buckets.get(self.numbers[position])
-        if grams is None or bucket is None:
-            return
-        self.kept[slot] = grams
-        bucket.exact.setdefault(grams, slot)
-        start, prefix = self._prefix(position, grams, bucket)
-        for j, gram in enumerate(prefix, start):
-            bucket.index.setdefault(gram, []).append((slot, j))
 
 
 # ---------------------------------------------------------------------------
@@ -528,13 +530,11 @@ def dedupe(
         if slot is None and link:
             slot = by_link.get(link)
         if slot is None and titles is not None:
-            slot = titles.find(position)
+            slot = titles.match(position, len(winners))
         if slot is None:
             slot = len(winners)
             winners.append(position)
             merged.append([])
-            if titles is not None:
-                titles.add(position, slot)
         else:
             if entry.source is not None:
                 merged[slot].append(entry.source)
