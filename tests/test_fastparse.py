@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from feedloom.errors import ParseError
 from feedloom.model import Author, Enclosure
@@ -339,3 +341,67 @@ def test_atom_xhtml_content_and_enclosure_link() -> None:
 def test_mojibake_is_repaired_as_feedparser_does() -> None:
     # "cafÃ©" is UTF-8 read as ISO-8859-1; feedparser turns it back into "café".
     assert _fast("<description>caf\u00c3\u00a9</description>").entries[0].summary == "café"
+
+
+# --- differential: generated documents -----------------------------------------------
+
+ITEM_PARTS = [
+    "<title>T1</title>", "<title>T2 &lt;b&gt;x&lt;/b&gt;</title>", "<title></title>",
+    "<link>http://a.example/p</link>", "<link>rel/p</link>", "<guid>g1</guid>",
+    '<guid isPermaLink="false">g2</guid>', "<description>d &lt;p&gt;x</description>",
+    "<description></description>", "<content:encoded>&lt;p&gt;c&lt;/p&gt;</content:encoded>",
+    "<pubDate>Mon, 01 Jan 2024 00:00:00 GMT</pubDate>", "<pubDate>2024/1/2 3:4:5</pubDate>",
+    "<dc:date>2024-01-03</dc:date>", "<author>a@b.com (A B)</author>", "<dc:creator>C</dc:creator>",
+    "<category>x</category>", '<category domain="d"></category>', "<category>y</category>",
+    '<enclosure url="m.mp3" type="audio/mpeg" length="5"/>', "<enclosure/>",
+    "<itunes:summary>s &lt;i&gt;</itunes:summary>", "<itunes:author>IA</itunes:author>",
+    '<atom:link rel="alternate" href="http://alt.example/"/>',
+    '<atom:link rel="enclosure" href="e.ogg"/>',
+    '<media:content url="u"><media:title>MT</media:title><media:description>MD</media:description>'
+    "</media:content>", "<media:title>MT2</media:title>", "<source url='http://s/'>S</source>",
+    "<comments>c</comments>", "<itunes:keywords>k1, k2</itunes:keywords>",
+    "<image><title>IT</title><url>i.png</url></image>", "<summary>sum</summary>",
+    "<dc:title>DT</dc:title>", "<atom:id>urn:x:1</atom:id>",
+    "<atom:author><atom:name>N</atom:name><atom:email>n@x.org</atom:email></atom:author>",
+    "<lastBuildDate>Tue, 02 Jan 2024 00:00:00 GMT</lastBuildDate>", "<foo:bar>x</foo:bar>",
+    "<p>stray</p>", "caf\u00c3\u00a9 \u0081",
+]  # fmt: skip
+CHANNEL_PARTS = [
+    "<title>C</title>", "<title>C2</title>", "<link>http://c.example/</link>",
+    "<description>cd</description>", "<itunes:summary>cs</itunes:summary>",
+    "<language>en</language>", "<managingEditor>e@x.com (Ed)</managingEditor>",
+    "<image><url>l.png</url><title>IT</title></image>", '<itunes:image href="it.png"/>',
+    "<ttl>5</ttl>", '<atom:link rel="self" href="http://c.example/feed"/>',
+    "<copyright>c</copyright>", "<dc:creator>DC</dc:creator>",
+    "<itunes:owner><itunes:name>O</itunes:name></itunes:owner>",
+    "<sy:updatePeriod>hourly</sy:updatePeriod>",
+]  # fmt: skip
+NAMESPACES = (
+    'xmlns:dc="http://purl.org/dc/elements/1.1/" '
+    'xmlns:content="http://purl.org/rss/1.0/modules/content/" '
+    'xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd" '
+    'xmlns:atom="http://www.w3.org/2005/Atom" xmlns:media="http://search.yahoo.com/mrss/" '
+    'xmlns:sy="http://purl.org/rss/1.0/modules/syndication/" xmlns:foo="urn:foo"'
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.sampled_from(CHANNEL_PARTS), max_size=6),
+    st.lists(st.lists(st.sampled_from(ITEM_PARTS), min_size=1, max_size=8), min_size=1, max_size=3),
+    st.booleans(),
+)
+def test_random_rss_reads_the_same_with_both_readers(
+    channel: list[str], items: list[list[str]], items_first: bool
+) -> None:
+    body = "".join(f"<item>{''.join(parts)}</item>" for parts in items)
+    inner = body + "".join(channel) if items_first else "".join(channel) + body
+    data = f'<rss version="2.0" {NAMESPACES}><channel>{inner}</channel></rss>'.encode()
+    slow, fast = read_both(data)
+    if fast is None:
+        return
+    assert isinstance(slow, ParsedFeed)
+    found = differences(slow, fast)
+    if "<itunes:owner>" in inner:
+        found.pop("meta.authors", None)  # the itunes:owner difference in ALLOWED
+    assert found == {}

@@ -403,6 +403,7 @@ class _Reader:
     def __init__(self, version: str, root: Any, language: str | None) -> None:
         self.feed = RawFeed(version=version)
         self.entries: list[RawEntry] = []
+        self.has_content = False
         # The root's xml:lang (or lang), else Content-Language; <language> overrides.
         lang = root.get(_XML_LANG, root.get("lang"))
         if lang is None:
@@ -451,14 +452,18 @@ class _Reader:
                 feed.id, permalink = self.ident(child, cbase)
                 if permalink and id_link is None:
                     id_link = feed.id
-            elif key in ("summary", "itunes_summary"):
-                _construct(child, "text/plain")  # feedparser keeps it where we never look
-                summary_seen = True
-            elif key in ("description", "dc_description", "media_description"):
-                # After a summary, feedparser files a description as content.
-                value = _construct(child, "text/html")[1]
-                if not summary_seen:
+            elif key in _SUMMARIES:
+                # feedparser keeps a feed's <summary> where we never look, and files a
+                # summary or description after it as content while it has none. Its
+                # "has content" flag is global: it holds until the next entry ends.
+                is_description = "description" in key
+                value = _construct(child, "text/html" if is_description else "text/plain")[1]
+                if summary_seen and not self.has_content:
+                    self.has_content = True
+                elif is_description:
                     feed.subtitle = value
+                else:
+                    summary_seen = True
             elif key in _SUBTITLES:
                 feed.subtitle = _construct(child, "text/plain")[1]
             elif key in _LANGUAGES:
@@ -507,6 +512,7 @@ class _Reader:
         if about is not None:
             raw.id = about.strip()
         state = _EntryState()
+        state.has_content, self.has_content = self.has_content, False  # reset at entry end
         for child in item:
             key = _key(child)
             cbase = _base(base, child)
@@ -653,6 +659,10 @@ class _Reader:
 
     def person(self, el: Any, authors: list[Any], owner: RawFeed | RawEntry) -> None:
         if len(el):
+            if authors:
+                # feedparser writes a structured person's fields into an earlier
+                # author's record as well (its author_detail aliases that record).
+                raise Unsupported(f"<{el.tag}> after another author")
             detail: dict[str, str] = {}
             for child in el:
                 key = _key(child)
