@@ -405,3 +405,61 @@ def test_random_rss_reads_the_same_with_both_readers(
     if "<itunes:owner>" in inner:
         found.pop("meta.authors", None)  # the itunes:owner difference in ALLOWED
     assert found == {}
+
+
+ENTRY_PARTS = [
+    "<title>T1</title>", '<title type="html">A &lt;b&gt;b&lt;/b&gt;</title>',
+    '<title type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml">X <i>y</i></div></title>',
+    "<id>urn:x:1</id>", "<id>http://e.example/1</id>", "<id>rel-1</id>", '<link href="p.html"/>',
+    '<link rel="alternate" type="text/html" href="http://a.example/q"/>',
+    '<link rel="alternate" type="application/atom+xml" href="x.atom"/>',
+    '<link rel="enclosure" href="e.mp3" type="audio/mpeg" length="3"/>',
+    '<link rel="related" href="r"/>', "<summary>s</summary>",
+    '<summary type="html">&lt;p&gt;s2&lt;/p&gt;</summary>',
+    '<content type="html">&lt;p&gt;c &lt;a href="x"&gt;l&lt;/a&gt;&lt;/p&gt;</content>',
+    "<content>plain &lt; text</content>",
+    '<content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml"><p>x<br/>y'
+    '<img src="i.png"/></p></div></content>',
+    "<published>2024-01-01T00:00:00Z</published>", "<updated>2024-01-02T00:00:00+08:00</updated>",
+    "<author><name>A</name></author>",
+    "<author><name>B</name><email>b@x.org</email><uri>http://b/</uri></author>",
+    '<category term="t1"/>', '<category term="t2" label="L"/>', '<category label="only"/>',
+    "<contributor><name>C</name></contributor>", "<rights>r</rights>",
+    "<source><title>ST</title><id>urn:s</id></source>", "<dc:subject>ds</dc:subject>",
+    "<media:group><media:title>MT</media:title></media:group>",
+]  # fmt: skip
+FEED_PARTS = [
+    "<title>F</title>", "<subtitle>sub</subtitle>", "<id>urn:feed</id>",
+    '<link href="http://f.example/"/>', '<link rel="self" href="http://f.example/atom"/>',
+    "<icon>i.ico</icon>", "<logo>l.png</logo>", "<author><name>FA</name></author>",
+    "<rights>fr</rights>", "<updated>2024-01-01T00:00:00Z</updated>", "<generator>g</generator>",
+]  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.sampled_from(FEED_PARTS), max_size=6),
+    st.lists(
+        st.tuples(st.booleans(), st.lists(st.sampled_from(ENTRY_PARTS), min_size=1, max_size=9)),
+        min_size=1,
+        max_size=3,
+    ),
+    st.booleans(),
+)
+def test_random_atom_reads_the_same_with_both_readers(
+    feed: list[str], entries: list[tuple[bool, list[str]]], root_base: bool
+) -> None:
+    body = "".join(
+        ("<entry xml:base='http://b.example/d/'>" if based else "<entry>") + "".join(parts)
+        + "</entry>"
+        for based, parts in entries
+    )  # fmt: skip
+    base = ' xml:base="http://root.example/a/"' if root_base else ""
+    data = (
+        '<feed xmlns="http://www.w3.org/2005/Atom" xmlns:dc="http://purl.org/dc/elements/1.1/" '
+        f'xmlns:media="http://search.yahoo.com/mrss/"{base}>{"".join(feed)}{body}</feed>'
+    ).encode()
+    slow, fast = read_both(data)
+    if fast is not None:
+        assert isinstance(slow, ParsedFeed)
+        assert differences(slow, fast) == {}

@@ -549,7 +549,10 @@ class _Reader:
                 url = _attr(child, "href") or _attr(child, "url")
                 raw.enclosures.append((url, _attr(child, "type"), _attr(child, "length")))
             elif key == "source":
-                state.title_depth = -1  # feedparser resets its title lock at <source>
+                # feedparser resets its title lock at <source>, and the source's own
+                # title then locks it one level down.
+                titled = any(_key(sub) in _TITLES and (sub.text or "").strip() for sub in child)
+                state.title_depth = 1 if titled else -1
             elif key == "image":
                 self.entry_image(child, raw, state)
             elif key in ("media_group", "media_content"):
