@@ -17,11 +17,10 @@ import importlib
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 from feedloom.model import Author, Enclosure, Entry, Feed, FeedMeta, SourceRef, utc
-from feedloom.textutil import clean_text
 
 __all__ = ["FORMATS", "MEDIA_TYPES", "render"]
 
@@ -53,9 +52,18 @@ DEFAULT_ENCLOSURE_TYPE = "application/octet-stream"
 
 _T = TypeVar("_T")
 
-# DEL and the C1 controls are legal in XML 1.0 but "discouraged" there, parse errors in
-# HTML, and in feed text only ever mojibake or terminal escapes (U+009B is CSI).
-_C1_CONTROLS = re.compile("[\x7f-\x9f]")
+# What clean_strings removes, in one pass: what textutil.clean_text removes (C0 controls
+# but TAB, LF, CR; surrogates; U+FFFE, U+FFFF), and DEL and the C1 controls, which are
+# legal in XML 1.0 but "discouraged" there, parse errors in HTML, and in feed text only
+# ever mojibake or terminal escapes (U+009B is CSI). Keep it a superset of clean_text's.
+_UNWANTED = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+# A prefix that makes urlsplit() give an http(s) scheme and a non-empty netloc, without
+# raising: checked first because is_url() runs for every link of every entry.
+_PLAIN_HTTP_URL = re.compile(r"https?://[A-Za-z0-9.-]+(?::[0-9]*)?(?:[/?#]|\Z)")
+
+# Dataclass -> its field names when all are plain __init__ fields, else None.
+_FIELD_NAMES: dict[type, tuple[str, ...] | None] = {}
 
 
 def render(feed: Feed, fmt: str) -> bytes:
@@ -89,22 +97,82 @@ def clean_strings(value: _T) -> _T:
     Removes what XML 1.0 forbids (C0 controls but TAB, LF, CR) and also DEL and C1.
 
     Walks the model's frozen dataclasses, tuples and mappings; other values pass.
+    A string, tuple or dataclass with nothing to remove is returned as it is.
     """
+    return cast(_T, _clean(value, {}))
+
+
+def _clean(value: Any, memo: dict[int, tuple[Any, Any]]) -> Any:
+    cls = type(value)
+    if cls is str:
+        # Every character _UNWANTED matches is non-printable, and most strings hold
+        # none: isprintable() (a C loop) clears those without running the regex.
+        return value if value.isprintable() else _UNWANTED.sub("", value)
+    if cls is tuple:
+        items = [_clean(v, memo) for v in value]
+        unchanged = all(new is old for new, old in zip(items, value, strict=True))
+        return value if unchanged else tuple(items)
+    if value is None or cls is datetime or cls is int:
+        return value
     if isinstance(value, str):
-        return _C1_CONTROLS.sub("", clean_text(value))  # type: ignore[return-value]
+        return _UNWANTED.sub("", value)
     if isinstance(value, tuple):
-        return tuple(clean_strings(v) for v in value)  # type: ignore[return-value]
+        return tuple(_clean(v, memo) for v in value)
     if isinstance(value, Mapping):
-        return {clean_strings(k): clean_strings(v) for k, v in value.items()}  # type: ignore[return-value]
+        return {_clean(k, memo): _clean(v, memo) for k, v in value.items()}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        changes = {f.name: clean_strings(getattr(value, f.name)) for f in dataclasses.fields(value)}
-        return dataclasses.replace(value, **changes)
+        # Model objects are frozen, and one SourceRef is shared by every entry of its
+        # source: each is cleaned once per call. The memo keeps the original alive, so
+        # its id() cannot be reused by another object meanwhile.
+        seen = memo.get(id(value))
+        if seen is None:
+            seen = memo[id(value)] = (value, _clean_dataclass(value, memo))
+        return seen[1]
     return value
+
+
+def _clean_dataclass(value: Any, memo: dict[int, tuple[Any, Any]]) -> Any:
+    names = _init_field_names(type(value))
+    if names is None:  # some field is not an __init__ argument: let dataclasses sort it out
+        changes = {f.name: _clean(getattr(value, f.name), memo) for f in dataclasses.fields(value)}
+        return dataclasses.replace(value, **changes)
+    changes = {}
+    for name in names:
+        old = getattr(value, name)
+        cls = type(old)
+        # The common leaves inline (this runs for every field of every entry).
+        if cls is str:
+            if old.isprintable():
+                continue
+            new = _UNWANTED.sub("", old)
+        elif old is None or cls is datetime or cls is int:
+            continue
+        else:
+            new = _clean(old, memo)
+        if new is not old:
+            changes[name] = new
+    # Replacing only what changed gives the same object as replacing every field.
+    return dataclasses.replace(value, **changes) if changes else value
+
+
+def _init_field_names(cls: type) -> tuple[str, ...] | None:
+    """The field names of dataclass ``cls`` (cached), or None unless all are __init__ fields."""
+    try:
+        return _FIELD_NAMES[cls]
+    except KeyError:
+        pass
+    fields = dataclasses.fields(cls)
+    hints = getattr(cls, "__annotations__", {}).values()
+    plain = fields and all(f.init for f in fields) and not any("InitVar" in str(h) for h in hints)
+    names = _FIELD_NAMES[cls] = tuple(f.name for f in fields) if plain else None
+    return names
 
 
 def _whole_seconds(value: datetime) -> datetime:
     # RSS dates cannot carry fractions; dropping them everywhere keeps the three
     # formats telling the same time.
+    if value.tzinfo is UTC and not value.microsecond:
+        return value  # already so (the usual case): no new object
     return value.astimezone(UTC).replace(microsecond=0)
 
 
@@ -119,13 +187,13 @@ def newest_date(feed: Feed) -> datetime:
     return max(dates) if dates else EPOCH
 
 
-def _entry_title(entry: Entry) -> str:
+def _entry_title(entry: Entry, link: str | None) -> str:
     if entry.title.strip():
         return entry.title
     # Atom and JSON readers need some title text; use what identifies the entry best.
     if entry.summary and entry.summary.strip():
         return entry.summary.strip()[:100]
-    return entry.link or entry.id
+    return link or entry.id
 
 
 def _author(author: Author) -> Author:
@@ -173,18 +241,22 @@ def prepare(feed: Feed) -> Feed:
         published = entry.published or entry.updated or updated
         # External feeds are untrusted: a javascript:, data: or file: link, enclosure
         # or author URI would become a live link in every reader.
-        if not is_url(entry.link):
-            entry = entry.evolve(link=None)
-        entries.append(
-            entry.evolve(
-                title=_entry_title(entry),
-                published=_whole_seconds(published),
-                updated=_whole_seconds(entry.updated or published),
-                authors=tuple(_author(a) for a in entry.authors),
-                categories=tuple(c for c in entry.categories if c.strip()),
-                enclosures=tuple(_enclosure(e) for e in entry.enclosures if is_url(e.url)),
-            )
-        )
+        entry_link = entry.link if is_url(entry.link) else None
+        changes: dict[str, Any] = {
+            "title": _entry_title(entry, entry_link),
+            "published": _whole_seconds(published),
+            "updated": _whole_seconds(entry.updated or published),
+        }
+        if entry_link is not entry.link:
+            changes["link"] = entry_link
+        # Most entries have no author, category or enclosure: skip building empty tuples.
+        if entry.authors:
+            changes["authors"] = tuple(_author(a) for a in entry.authors)
+        if entry.categories:
+            changes["categories"] = tuple(c for c in entry.categories if c.strip())
+        if entry.enclosures:
+            changes["enclosures"] = tuple(_enclosure(e) for e in entry.enclosures if is_url(e.url))
+        entries.append(dataclasses.replace(entry, **changes))
     return Feed(meta=meta, entries=entries)
 
 
@@ -203,6 +275,8 @@ def is_url(value: str | None) -> bool:
     """True for an absolute http(s) URL, usable as a link outside this machine."""
     if not value:
         return False
+    if _PLAIN_HTTP_URL.match(value):
+        return True
     try:
         parts = urlsplit(value)
     except ValueError:  # "http://[broken"
