@@ -161,6 +161,15 @@ def test_well_formed_corpus_feeds_take_the_fast_path(name: str) -> None:
     assert parse_bytes(path.read_bytes(), url=path.as_uri(), now=NOW).parser == "lxml"
 
 
+FIXTURES = ROOT / "tests" / "data" / "parse"
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in FIXTURES.glob("*.xml")))
+def test_parse_fixture_reads_the_same_with_both_readers(name: str) -> None:
+    # The hand-checked fixtures of test_parse.py: xml:base, XHTML, hostile HTML, dates.
+    assert_same(name, (FIXTURES / name).read_bytes(), url="https://example.org/feeds/main.xml")
+
+
 # --- differential: generated corpus ------------------------------------------------
 
 

@@ -2,11 +2,15 @@
 
 Bytes in, :class:`ParsedFeed` out; no I/O except :func:`parse_file` reading its file.
 
-* XML goes through feedparser, always as bytes plus headers (a string argument could
-  make feedparser open a URL or a file). feedparser's HTML sanitiser is off: content
-  is sanitised by :func:`feedloom.sanitize.sanitize_html` (nh3), which is stricter and
-  much faster.
-* We decode the bytes ourselves and hand feedparser UTF-8, so that GB2312/GBK are read
+* XML has two readers. Well-formed RSS 2.0, RSS 1.0 and Atom 1.0 (nearly every real
+  feed) are read with lxml by :mod:`feedloom.fastparse`; anything else, or anything it
+  is unsure of, by feedparser, always as bytes plus headers (a string argument could
+  make feedparser open a URL or a file). fastparse reads each element as feedparser
+  does, and both fill the same records (:class:`RawFeed`, :class:`RawEntry`), so every
+  rule below is applied once, whichever reader ran (:attr:`ParsedFeed.parser` says
+  which). feedparser's HTML sanitiser is off: content is sanitised by
+  :func:`feedloom.sanitize.sanitize_html` (nh3), which is stricter and much faster.
+* We decode the bytes ourselves and hand the readers UTF-8, so that GB2312/GBK are read
   as GB18030, a per-source encoding override wins, and a missing ``Content-Type`` does
   not make feedparser fall back to ISO-8859-1.
 * JSON Feed is parsed here (feedparser does not read it).
@@ -18,7 +22,10 @@ Policy, in short:
 * A bad entry is skipped with a warning; so is a blank one (no id, title, link or
   content: the debris of a truncated document). If every entry fails, ParseError.
 * Of several entries with the same id the first is kept, with a warning.
-* Entry id: guid/id, else the link, else ``urn:sha256:`` of title and content.
+* Entry id: guid/id, else the link, else ``urn:sha256:`` of title and content. A
+  guid/id that is not an absolute IRI ("12345") becomes a ``tag:`` URI scoped by the
+  feed (see :meth:`_Context.entry_id`), so it is a valid Atom id and unique across
+  feeds.
 * Titles are always plain text (tags stripped, entities decoded), whatever the feed
   says their type is; summaries are plain text cut to :data:`SUMMARY_LIMIT`; content
   is sanitised HTML with absolute URLs.
