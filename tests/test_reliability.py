@@ -485,9 +485,9 @@ def test_kill_9_at_random_moments_never_leaves_a_broken_output_or_state(
     titles = {e.title for e in merged.entries}
     assert f"第{KILLS - 1}轮新增头条" in titles
     # Interrupted writes leave only dot-files behind, which serve never publishes.
-    assert all(
-        p.name.startswith(".") for p in out.iterdir() if p.name not in [*OUTPUTS, "index.html"]
-    )
+    leftovers = [p.name for p in out.iterdir() if p.name not in [*OUTPUTS, "index.html"]]
+    assert all(name.startswith(".") and name.endswith(".tmp") for name in leftovers), leftovers
+    print(f"kill -9: {len(leftovers)} temporary files left in output/ by killed builds")
 
 
 # --- concurrency -----------------------------------------------------------------------
