@@ -935,3 +935,26 @@ def test_corpus_quirks() -> None:
     assert slashdot.update_period == 3600.0  # syn:updatePeriod hourly, frequency 1
     big5 = parse_file(CORPUS / "feedparser__illformed_chardet_big5.xml", now=NOW)
     assert big5.entries == () and big5.meta.title.startswith("我希望")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "<p>" + "word &amp; more, " * 2000 + "</p>",  # cut inside text, entities around it
+        "<p>intro</p><script>" + "x" * 9000 + "</script><p>" + "after " * 200 + "</p>",
+        "<table><tr><td>" + "cell text " * 1500 + "</td></tr></table>",
+        "<p>" + "长文本，" * 3000 + "</p>",
+        '<p>short</p><a href="' + "h" * 9000 + '">link text</a>' + "<p>tail</p>" * 500,
+    ],
+)
+def test_long_body_summary_is_the_full_texts_summary(body: str) -> None:
+    # Only a prefix of a long body is turned into text; it must not change the summary.
+    from feedloom.sanitize import html_to_text, truncate_text
+
+    data = (
+        '<rss version="2.0"><channel><title>t</title><item><guid>https://l.example/1</guid>'
+        f"<description><![CDATA[{body}]]></description></item></channel></rss>"
+    ).encode()
+    feed = parse_bytes(data, url="http://l.example/rss", now=NOW)
+    assert len(body) > 8192
+    assert feed.entries[0].summary == truncate_text(html_to_text(body), SUMMARY_LIMIT)

@@ -569,7 +569,7 @@ def _entry(raw: RawEntry, ctx: _Context, source: SourceRef) -> Entry:
         id=entry_id,
         title=title,
         link=link,
-        summary=truncate_text(html_to_text(summary_html or content_html), SUMMARY_LIMIT) or None,
+        summary=_summary(summary_html or content_html),
         # The element's xml:base is the base for its relative URLs.
         content=sanitize_html(content_html, base_url=_absolute(content_base, base) or base) or None,
         published=ctx.date(raw.published, raw.published_parsed, f"{label} published"),
@@ -583,6 +583,24 @@ def _entry(raw: RawEntry, ctx: _Context, source: SourceRef) -> Entry:
             if (enc := _enclosure(url, mime, length, base)) is not None
         ),
     )
+
+
+# How much of an HTML body is turned into text for a summary when the body is long.
+_SUMMARY_HTML_PREFIX = 8192
+
+
+def _summary(html_text: str) -> str | None:
+    """The plain-text summary of an HTML summary or body.
+
+    Turning a 50 KB body into text to keep 300 characters of it cost a fifth of the
+    parse time. A prefix of the HTML gives the same first characters of text, the cut
+    only affecting the last few; so a prefix is used when it yields well over the limit.
+    """
+    if len(html_text) > _SUMMARY_HTML_PREFIX:
+        text = html_to_text(html_text[:_SUMMARY_HTML_PREFIX])
+        if len(text) > 2 * SUMMARY_LIMIT:
+            return truncate_text(text, SUMMARY_LIMIT)
+    return truncate_text(html_to_text(html_text), SUMMARY_LIMIT) or None
 
 
 def _pick_content(contents: Iterable[tuple[str, str, str | None]]) -> tuple[str, str | None]:
