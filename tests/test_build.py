@@ -214,3 +214,21 @@ def test_lock_held_gives_exit_75(project: Path, cli: CliRunner) -> None:
 def test_python_dash_m_and_version(cli: CliRunner) -> None:
     proc = cli("--version", check=True)
     assert re.search(r"feedloom, version \d+\.\d+", proc.stdout)
+
+
+def test_editor_lock_files_in_feeds_are_ignored(project: Path, cli: CliRunner) -> None:
+    (project / "feeds" / ".#news.toml").symlink_to("root@host.1234:1700000000")
+    (project / "feeds" / ".news.toml.swp").write_bytes(b"\x00binary")
+    proc = cli("build", "--now", NOW, check=True)
+    assert "news: 40 entries" in proc.stderr
+
+
+def test_a_killed_builds_temporary_file_is_cleaned_up(project: Path, cli: CliRunner) -> None:
+    cli("build", "--now", NOW, check=True)
+    stale = project / "output" / ".news.xml.abc123.tmp"
+    stale.write_bytes(b"<rss")
+    (project / "sources" / "news.txt").write_text(
+        NEWS_PAGE.read_text(encoding="utf-8") + "\n- 41.又一条新闻\n", encoding="utf-8"
+    )
+    cli("build", "--now", LATER, check=True)
+    assert not stale.exists()

@@ -426,7 +426,8 @@ def load_feed_configs(feeds_dir: Path) -> list[FeedConfig]:
     """
     if not feeds_dir.is_dir():
         raise ConfigError("expected a folder of feed files (*.toml)", path=str(feeds_dir))
-    paths = sorted(feeds_dir.glob("*.toml"))
+    # Dotfiles are editors' lock and swap files (".#news.toml"), never feeds.
+    paths = sorted(p for p in feeds_dir.glob("*.toml") if not p.name.startswith("."))
     if not paths:
         raise ConfigError("no feed files (*.toml) found", path=str(feeds_dir))
     configs = [load_feed_config(p) for p in paths]

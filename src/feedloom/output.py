@@ -8,6 +8,7 @@ ETag/Last-Modified caches) valid.
 
 from __future__ import annotations
 
+import glob
 import os
 import tempfile
 from pathlib import Path
@@ -36,6 +37,7 @@ def publish(path: Path, data: bytes) -> bool:
     tmp_name = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale_temporaries(path)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "wb") as tmp:
             tmp.write(data)
@@ -51,3 +53,12 @@ def publish(path: Path, data: bytes) -> bool:
         if tmp_name is not None:
             Path(tmp_name).unlink(missing_ok=True)
     return True
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """Delete temporary files a killed earlier build left beside ``path``.
+
+    Builds hold the state lock, so no other writer can own such a file now.
+    """
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        stale.unlink(missing_ok=True)
