@@ -347,6 +347,38 @@ def test_atom_xhtml_content_and_enclosure_link() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("data", "header", "expected"),
+    [
+        (b'<rss version="2.0" xml:lang="fr"><channel>', "pt-BR", "fr"),
+        (b'<rss version="2.0" xml:lang=""><channel>', "pt-BR", "pt-BR"),
+        (b'<rss version="2.0" lang="en_US"><channel>', None, "en-US"),
+        (b'<rss version="2.0" lang="it"><channel><language>es</language>', "pt-BR", "es"),
+        # feedparser ignores xml:lang on <rdf:RDF>, but not the header
+        (
+            b'<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" '
+            b'xmlns="http://purl.org/rss/1.0/" xml:lang="de"><channel rdf:about="x">',
+            "pt-BR",
+            "pt-BR",
+        ),
+    ],
+)
+def test_feed_language_from_root_header_and_element(
+    data: bytes, header: str | None, expected: str
+) -> None:
+    rdf = data.startswith(b"<rdf")
+    data += b"<title>t</title><link>http://a.example/</link></channel>"
+    if rdf:
+        data += b'<item rdf:about="http://a.example/1"><title>i</title></item></rdf:RDF>'
+    else:
+        data = data.replace(b"</channel>", b"<item><guid>http://a.example/1</guid></item>")
+        data += b"</channel></rss>"
+    headers = {"Content-Language": header} if header else {}
+    for parser in ("lxml", "feedparser"):
+        feed = parse_bytes(data, url=URL, headers=headers, now=NOW, _parser=parser)
+        assert feed.meta.language == expected, parser
+
+
 def test_mojibake_is_repaired_as_feedparser_does() -> None:
     # "cafÃ©" is UTF-8 read as ISO-8859-1; feedparser turns it back into "café".
     assert _fast("<description>caf\u00c3\u00a9</description>").entries[0].summary == "café"

@@ -404,11 +404,14 @@ class _Reader:
         self.feed = RawFeed(version=version)
         self.entries: list[RawEntry] = []
         self.has_content = False
-        # The root's xml:lang (or lang), else Content-Language; <language> overrides.
-        lang = root.get(_XML_LANG, root.get("lang"))
-        if lang is None:
-            lang = language
-        if lang and version != "rss10":  # feedparser only looks at <rss> and <feed>
+        # Content-Language, then the root's xml:lang (or lang) - feedparser looks at
+        # <rss> and <feed> only, not <rdf:RDF> - then <language> elements.
+        lang = language
+        if version != "rss10":
+            root_lang = root.get(_XML_LANG, root.get("lang"))
+            if root_lang:  # xml:lang="" means unknown: the header stands
+                lang = root_lang
+        if lang:
             self.feed.language = lang.replace("_", "-")
 
     # --- feed level ---------------------------------------------------------------
