@@ -13,7 +13,8 @@ and the generated corpus (``gen_corpus.py``):
 * ``lxml floor``: ``lxml.etree.fromstring`` alone, no feed reading at all.
 
 Each figure is the median of ``--runs`` runs (at least 5); ratios are against
-``feedparser.parse``. ``--sanitizers`` also times nh3 (what feedloom uses) against
+``feedparser.parse``, by wall time and by this process's CPU time (steadier when other
+work shares the machine). ``--sanitizers`` also times nh3 (what feedloom uses) against
 ``lxml_html_clean`` on every HTML body of both corpora and checks both on hostile
 input; ``--compare-fastfeedparser`` reads every file with fastfeedparser through
 feedloom's own normalisation and counts the fields that differ from the feedparser
@@ -133,10 +134,11 @@ def measure(
     label: str, fn: Callable[[Sequence[Doc]], int], docs: Sequence[Doc], runs: int
 ) -> dict[str, Any]:
     fn(docs[:3])  # warm-up: imports, caches
-    walls, entries = [], 0
+    walls, cpus, entries = [], [], 0
     for _ in range(runs):
         entries, sample = timed(lambda: fn(docs))
         walls.append(sample.wall)
+        cpus.append(sample.cpu)
     size = sum(len(d) for _, d in docs)
     wall = median(walls)
     return {
@@ -145,6 +147,8 @@ def measure(
         "bytes": size,
         "entries": entries,
         "wall": wall,
+        # CPU seconds of this process: steadier than wall time on a shared machine.
+        "cpu": median(cpus),
         "mb_s": size / 1e6 / wall,
         "entries_s": entries / wall,
     }
@@ -154,12 +158,16 @@ def report(title: str, rows: list[dict[str, Any]]) -> None:
     base = next((r for r in rows if r["label"] == "feedparser.parse"), None)
     print(f"\n== {title}")
     print(f"{'contender':<22}{'files':>6}{'size':>10}{'entries':>9}{'median':>10}{'MB/s':>9}"
-          f"{'entries/s':>11}{'x feedparser':>14}")  # fmt: skip
+          f"{'entries/s':>11}{'x feedparser':>14}{'cpu':>10}{'x (cpu)':>9}")  # fmt: skip
     for r in rows:
         ratio = f"{r['mb_s'] / base['mb_s']:.1f}x" if base else "-"
+        cpu_ratio = "-"
+        if base:
+            cpu_ratio = f"{(r['bytes'] / r['cpu']) / (base['bytes'] / base['cpu']):.1f}x"
         print(
             f"{r['label']:<22}{r['files']:>6}{fmt_bytes(r['bytes']):>10}{r['entries']:>9}"
             f"{fmt_s(r['wall']):>10}{r['mb_s']:>9.2f}{r['entries_s']:>11.0f}{ratio:>14}"
+            f"{fmt_s(r['cpu']):>10}{cpu_ratio:>9}"
         )
 
 
