@@ -408,8 +408,9 @@ def test_entity_expansion_is_not_a_bomb() -> None:
         '<rss version="2.0"><channel><title>t</title>'
         "<item><guid>a</guid><title>&l9;</title></item></channel></rss>"
     ).encode()
-    feed = parse_bytes(data, url="http://x.example/")  # would be 10**9 "lol"s if expanded
-    assert len(feed.entries[0].title) < 1000
+    # 10**9 "lol"s if expanded: refused before any parser sees it.
+    with pytest.raises(ParseError, match="declares XML entities"):
+        parse_bytes(data, url="http://x.example/")
 
 
 def test_external_entities_are_not_loaded(tmp_path: Path) -> None:
@@ -420,8 +421,22 @@ def test_external_entities_are_not_loaded(tmp_path: Path) -> None:
         '<rss version="2.0"><channel><title>t</title>'
         "<item><guid>a</guid><title>a&x;b</title></item></channel></rss>"
     ).encode()
-    feed = parse_bytes(data, url="http://x.example/")
-    assert all("TOP-SECRET" not in (e.title + (e.content or "")) for e in feed.entries)
+    with pytest.raises(ParseError, match="declares XML entities") as info:
+        parse_bytes(data, url="http://x.example/")
+    assert "TOP-SECRET" not in str(info.value)
+
+
+def test_entities_from_an_external_dtd_are_refused_but_html_names_pass() -> None:
+    body = (
+        '<rss version="0.91"><channel><title>t</title><link>http://x.example/</link>'
+        "<item><title>caf&eacute; {}</title><link>http://x.example/1</link></item>"
+        "</channel></rss>"
+    )
+    doctype = '<!DOCTYPE rss PUBLIC "-//Netscape Communications//DTD RSS 0.91//EN" "rss.dtd">'
+    ok = parse_bytes((doctype + body.format("")).encode(), url="http://x.example/")
+    assert ok.entries[0].title == "café"
+    with pytest.raises(ParseError, match="&leak;"):
+        parse_bytes((doctype + body.format("&leak;")).encode(), url="http://x.example/")
 
 
 # --- JSON Feed -----------------------------------------------------------------------
@@ -958,3 +973,19 @@ def test_long_body_summary_is_the_full_texts_summary(body: str) -> None:
     feed = parse_bytes(data, url="http://l.example/rss", now=NOW)
     assert len(body) > 8192
     assert feed.entries[0].summary == truncate_text(html_to_text(body), SUMMARY_LIMIT)
+
+
+def test_enclosures_and_author_links_must_be_web_urls() -> None:
+    data = (
+        '<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><id>urn:x:1</id>'
+        "<updated>2024-01-01T00:00:00Z</updated>"
+        "<entry><id>urn:x:e</id><title>e</title><updated>2024-01-01T00:00:00Z</updated>"
+        "<author><name>A</name><uri>javascript:alert(1)</uri></author>"
+        '<link rel="enclosure" href="data:audio/mp3;base64,AAAA" type="audio/mpeg"/>'
+        '<link rel="enclosure" href="https://cdn.example.org/a.mp3" type="audio/mpeg"/>'
+        "</entry></feed>"
+    ).encode()
+    for parser in ("lxml", "feedparser"):
+        entry = parse_bytes(data, url="https://x.example/", _parser=parser).entries[0]
+        assert [e.url for e in entry.enclosures] == ["https://cdn.example.org/a.mp3"], parser
+        assert entry.authors[0].name == "A" and entry.authors[0].uri is None, parser

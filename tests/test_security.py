@@ -343,15 +343,6 @@ def test_hostile_xml_in_a_build_reads_nothing_and_expands_nothing(
     assert not any("netscape" in line for line in failed_sources(proc.stderr))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "parse.py accepts documents that declare or reference entities from a DOCTYPE: "
-        "the DOCTYPE is mangled, the loose parser recovers the items with literal '&xxe;' "
-        "text, and the build prints only a 'not well-formed' warning (none at all for an "
-        "external parameter entity); a clear per-source error is expected"
-    ),
-)
 def test_hostile_xml_sources_fail_with_a_clear_error(
     project: Path, hostile_xml: dict[str, str]
 ) -> None:
@@ -409,15 +400,6 @@ def quadratic_blowup(entity_kb: int = 10, references: int = 2000) -> bytes:
     return rss("quadratic", [("quad-1", inner)], prolog=decl)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "parse.py: expat stops at its amplification limit, then feedparser's loose parser "
-        "expands the 'safe' entity at every reference: a 16 KB document (10 KB x 2000 refs) "
-        "becomes a 20 MB entry in every output (peak RSS ~280 MB); 40 KB (x 10000) gives "
-        "100 MB per output, ~1 GB peak RSS and a 19 s build"
-    ),
-)
 def test_quadratic_blowup_is_refused_with_bounded_memory(project: Path, loopback: Loopback) -> None:
     data = quadratic_blowup()
     (project / "sources" / "quadratic.xml").write_bytes(data)
