@@ -977,14 +977,14 @@ def test_long_body_summary_is_the_full_texts_summary(body: str) -> None:
 
 def test_enclosures_and_author_links_must_be_web_urls() -> None:
     data = (
-        '<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><id>urn:x:1</id>'
-        "<updated>2024-01-01T00:00:00Z</updated>"
-        "<entry><id>urn:x:e</id><title>e</title><updated>2024-01-01T00:00:00Z</updated>"
-        "<author><name>A</name><uri>javascript:alert(1)</uri></author>"
-        '<link rel="enclosure" href="data:audio/mp3;base64,AAAA" type="audio/mpeg"/>'
-        '<link rel="enclosure" href="https://cdn.example.org/a.mp3" type="audio/mpeg"/>'
-        "</entry></feed>"
-    ).encode()
+        b'<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><id>urn:x:1</id>'
+        b"<updated>2024-01-01T00:00:00Z</updated>"
+        b"<entry><id>urn:x:e</id><title>e</title><updated>2024-01-01T00:00:00Z</updated>"
+        b"<author><name>A</name><uri>javascript:alert(1)</uri></author>"
+        b'<link rel="enclosure" href="data:audio/mp3;base64,AAAA" type="audio/mpeg"/>'
+        b'<link rel="enclosure" href="https://cdn.example.org/a.mp3" type="audio/mpeg"/>'
+        b"</entry></feed>"
+    )
     for parser in ("lxml", "feedparser"):
         entry = parse_bytes(data, url="https://x.example/", _parser=parser).entries[0]
         assert [e.url for e in entry.enclosures] == ["https://cdn.example.org/a.mp3"], parser
