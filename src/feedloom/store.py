@@ -8,11 +8,13 @@ rather than silently altered. All writes of a build happen in one transaction
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -68,10 +70,38 @@ def _dt(value: str | None) -> datetime | None:
 
 def entry_to_dict(entry: Entry) -> dict[str, Any]:
     """A JSON-ready dict of ``entry`` (datetimes as ISO 8601)."""
-    data = asdict(entry)
+    data: dict[str, Any] = _as_dict(entry)
     data["published"] = _ts(entry.published)
     data["updated"] = _ts(entry.updated)
     return data
+
+
+# Leaves dataclasses.asdict() would deep-copy although copying them changes nothing.
+_IMMUTABLE = (str, int, float, type(None))
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _as_dict(value: Any) -> Any:
+    """``dataclasses.asdict(value)``, minus its deep copies of strings and numbers.
+
+    Runs for every entry of every build; asdict's ``copy.deepcopy`` of each leaf was
+    most of a history write.
+    """
+    if isinstance(value, _IMMUTABLE):
+        return value
+    cls = type(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        names = _FIELD_NAMES.get(cls)
+        if names is None:
+            names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(value))
+        return {name: _as_dict(getattr(value, name)) for name in names}
+    if isinstance(value, tuple) and hasattr(value, "_fields"):  # a namedtuple, as asdict does
+        return cls(*[_as_dict(v) for v in value])
+    if isinstance(value, list | tuple):
+        return cls(_as_dict(v) for v in value)
+    if isinstance(value, dict):
+        return cls((_as_dict(k), _as_dict(v)) for k, v in value.items())
+    return copy.deepcopy(value)
 
 
 def entry_from_dict(data: Mapping[str, Any]) -> Entry:
