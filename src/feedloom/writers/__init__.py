@@ -15,8 +15,9 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from operator import attrgetter
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
@@ -51,6 +52,7 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 DEFAULT_ENCLOSURE_TYPE = "application/octet-stream"
 
 _T = TypeVar("_T")
+_D = TypeVar("_D", Entry, Author, Enclosure)
 
 # What clean_strings removes, in one pass: what textutil.clean_text removes (C0 controls
 # but TAB, LF, CR; surrogates; U+FFFE, U+FFFF), and DEL and the C1 controls, which are
@@ -62,8 +64,8 @@ _UNWANTED = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\
 # raising: checked first because is_url() runs for every link of every entry.
 _PLAIN_HTTP_URL = re.compile(r"https?://[A-Za-z0-9.-]+(?::[0-9]*)?(?:[/?#]|\Z)")
 
-# Dataclass -> its field names when all are plain __init__ fields, else None.
-_FIELD_NAMES: dict[type, tuple[str, ...] | None] = {}
+# Dataclass -> its field names and their getter (see _plan).
+_PLANS: dict[type, tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]] | None] = {}
 
 
 def render(feed: Feed, fmt: str) -> bytes:
@@ -105,13 +107,10 @@ def clean_strings(value: _T) -> _T:
 def _clean(value: Any, memo: dict[int, tuple[Any, Any]]) -> Any:
     cls = type(value)
     if cls is str:
-        # Every character _UNWANTED matches is non-printable, and most strings hold
-        # none: isprintable() (a C loop) clears those without running the regex.
         return value if value.isprintable() else _UNWANTED.sub("", value)
     if cls is tuple:
-        items = [_clean(v, memo) for v in value]
-        unchanged = all(new is old for new, old in zip(items, value, strict=True))
-        return value if unchanged else tuple(items)
+        cleaned = _clean_values(value, memo)
+        return value if cleaned is None else tuple(cleaned)
     if value is None or cls is datetime or cls is int:
         return value
     if isinstance(value, str):
@@ -131,17 +130,17 @@ def _clean(value: Any, memo: dict[int, tuple[Any, Any]]) -> Any:
     return value
 
 
-def _clean_dataclass(value: Any, memo: dict[int, tuple[Any, Any]]) -> Any:
-    names = _init_field_names(type(value))
-    if names is None:  # some field is not an __init__ argument: let dataclasses sort it out
-        changes = {f.name: _clean(getattr(value, f.name), memo) for f in dataclasses.fields(value)}
-        return dataclasses.replace(value, **changes)
-    changes = {}
-    for name in names:
-        old = getattr(value, name)
+def _clean_values(values: Sequence[Any], memo: dict[int, tuple[Any, Any]]) -> list[Any] | None:
+    """``values`` cleaned, or None when nothing in them changed.
+
+    The common leaves are handled inline: this runs for every field of every entry.
+    """
+    cleaned = None
+    for i, old in enumerate(values):
         cls = type(old)
-        # The common leaves inline (this runs for every field of every entry).
         if cls is str:
+            # Every character _UNWANTED matches is non-printable, and most strings hold
+            # none: isprintable() (a C loop) clears those without running the regex.
             if old.isprintable():
                 continue
             new = _UNWANTED.sub("", old)
@@ -150,22 +149,58 @@ def _clean_dataclass(value: Any, memo: dict[int, tuple[Any, Any]]) -> Any:
         else:
             new = _clean(old, memo)
         if new is not old:
-            changes[name] = new
+            if cleaned is None:
+                cleaned = list(values)
+            cleaned[i] = new
+    return cleaned
+
+
+def _clean_dataclass(value: Any, memo: dict[int, tuple[Any, Any]]) -> Any:
+    plan = _plan(type(value))
+    if plan is None:  # some field is not an __init__ argument: let dataclasses sort it out
+        changes = {f.name: _clean(getattr(value, f.name), memo) for f in dataclasses.fields(value)}
+        return dataclasses.replace(value, **changes)
+    names, get = plan
+    values = get(value)
+    cleaned = _clean_values(values, memo)
+    if cleaned is None:
+        return value
     # Replacing only what changed gives the same object as replacing every field.
-    return dataclasses.replace(value, **changes) if changes else value
+    changes = {n: new for n, new, old in zip(names, cleaned, values, strict=True) if new is not old}
+    return dataclasses.replace(value, **changes)
 
 
-def _init_field_names(cls: type) -> tuple[str, ...] | None:
-    """The field names of dataclass ``cls`` (cached), or None unless all are __init__ fields."""
+def _evolve(value: _D, changes: dict[str, Any]) -> _D:
+    """``dataclasses.replace(value, **changes)``, with the field list looked up once per class."""
+    plan = _plan(type(value))
+    if plan is None:
+        return dataclasses.replace(value, **changes)
+    names, get = plan
+    fields = dict(zip(names, get(value), strict=True))
+    fields.update(changes)
+    return type(value)(**fields)
+
+
+def _plan(cls: type) -> tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]] | None:
+    """Field names of dataclass ``cls`` and a getter of their values (cached).
+
+    None unless every field is a plain ``__init__`` argument (no ``init=False``, no
+    ``InitVar``): only then is rebuilding from the fields what ``replace`` does.
+    """
     try:
-        return _FIELD_NAMES[cls]
+        return _PLANS[cls]
     except KeyError:
         pass
     fields = dataclasses.fields(cls)
     hints = getattr(cls, "__annotations__", {}).values()
-    plain = fields and all(f.init for f in fields) and not any("InitVar" in str(h) for h in hints)
-    names = _FIELD_NAMES[cls] = tuple(f.name for f in fields) if plain else None
-    return names
+    plan = None
+    if fields and all(f.init for f in fields) and not any("InitVar" in str(h) for h in hints):
+        names = tuple(f.name for f in fields)
+        # attrgetter fetches them all in one call; with one name it returns no tuple.
+        getter = attrgetter(*names) if len(names) > 1 else lambda obj: (getattr(obj, names[0]),)
+        plan = (names, getter)
+    _PLANS[cls] = plan
+    return plan
 
 
 def _whole_seconds(value: datetime) -> datetime:
@@ -249,14 +284,18 @@ def prepare(feed: Feed) -> Feed:
         }
         if entry_link is not entry.link:
             changes["link"] = entry_link
-        # Most entries have no author, category or enclosure: skip building empty tuples.
-        if entry.authors:
-            changes["authors"] = tuple(_author(a) for a in entry.authors)
-        if entry.categories:
-            changes["categories"] = tuple(c for c in entry.categories if c.strip())
+        # Authors and categories are rebuilt only when one must go or change.
+        for author in entry.authors:
+            if author.uri is not None and not is_url(author.uri):
+                changes["authors"] = tuple(_author(a) for a in entry.authors)
+                break
+        for term in entry.categories:
+            if not term.strip():
+                changes["categories"] = tuple(c for c in entry.categories if c.strip())
+                break
         if entry.enclosures:
             changes["enclosures"] = tuple(_enclosure(e) for e in entry.enclosures if is_url(e.url))
-        entries.append(dataclasses.replace(entry, **changes))
+        entries.append(_evolve(entry, changes))
     return Feed(meta=meta, entries=entries)
 
 
