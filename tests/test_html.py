@@ -273,3 +273,21 @@ def test_index_without_feeds() -> None:
     doc = parse(html_writer.render_index([]))
     assert doc.xpath("//main/ul") == []
     assert doc.findtext(".//title") == "订阅源"
+
+
+def test_times_are_shown_in_the_feeds_zone() -> None:
+    from datetime import UTC, datetime
+
+    from feedloom.model import Entry, Feed, FeedMeta
+    from feedloom.writers.html import render
+
+    when = datetime(2025, 1, 2, 0, 30, tzinfo=UTC)
+    meta = FeedMeta(id="urn:x", title="t", link="https://x.example/", timezone="Asia/Shanghai")
+    page = render(Feed(meta, [Entry(id="urn:e", title="e", published=when)])).decode()
+    # 00:30 UTC is 08:30 in Shanghai; the machine-readable attribute stays UTC.
+    assert "2025-01-02 08:30 UTC+08:00" in page
+    assert 'datetime="2025-01-02T00:30:00' in page
+    utc_page = render(
+        Feed(meta.evolve(timezone="UTC"), [Entry(id="urn:e", title="e", published=when)])
+    )
+    assert b"2025-01-02 00:30 UTC<" in utc_page

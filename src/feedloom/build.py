@@ -403,6 +403,7 @@ def _make_feed(
         self_urls=config.self_urls(),
         hub=config.hub,
         name=config.name,
+        timezone=config.timezone.key,
     )
     return Feed(meta, entries)
 
@@ -453,6 +454,7 @@ def _write_index(configs: Sequence[FeedConfig], output_dir: Path) -> None:
             language=c.language,
             self_urls=c.self_urls(),
             name=c.name,
+            timezone=c.timezone.key,
         )
         for c in configs
     ]

@@ -144,6 +144,7 @@ class FeedMeta:
         logo: larger image URL.
         generator: the generator name written to the feed (no version, for stable bytes).
         name: short name of the feed (the TOML file stem), used for file names.
+        timezone: IANA zone in which the HTML page shows times (feeds carry UTC).
     """
 
     id: str
@@ -162,6 +163,7 @@ class FeedMeta:
     logo: str | None = None
     generator: str = "feedloom"
     name: str = "feed"
+    timezone: str = "UTC"
 
     def evolve(self, **changes: Any) -> FeedMeta:
         """Return a copy with ``changes`` applied."""

@@ -21,9 +21,10 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta, tzinfo
 from html import escape
 from urllib.parse import quote
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import lxml.html
 from lxml import etree
@@ -128,7 +129,8 @@ def render(feed: Feed) -> bytes:
     out.append(f"<h1>{_link(meta.link, meta.title)}</h1>")
     if meta.description:
         out.append(f"<p>{_text(meta.description)}</p>")
-    facts = [f"{t['updated']} {_time(meta.updated)}"] if meta.updated else []
+    zone = _zone(meta.timezone)
+    facts = [f"{t['updated']} {_time(meta.updated, zone)}"] if meta.updated else []
     if formats:
         subscribe = " · ".join(_file_link(meta, f) for f in formats)
         facts.append(f"{t['subscribe']}: {subscribe}")
@@ -139,7 +141,7 @@ def render(feed: Feed) -> bytes:
         ranked = all(e.rank is not None for e in feed.entries)
         tag = "ol" if ranked else "ul"
         out.append(f'<{tag} class="entries">')
-        out += [_entry(e, t, ranked) for e in feed.entries]
+        out += [_entry(e, t, ranked, zone) for e in feed.entries]
         out.append(f"</{tag}>")
     else:
         out.append(f"<p>{t['empty']}</p>")
@@ -196,14 +198,14 @@ def _head(lang: str, title: str, description: str, links: list[str]) -> list[str
     return head
 
 
-def _entry(entry: Entry, t: dict[str, str], ranked: bool) -> str:
+def _entry(entry: Entry, t: dict[str, str], ranked: bool, zone: tzinfo = UTC) -> str:
     value = f' value="{entry.rank}"' if ranked else ""
     parts = [f"<li{value}>"]
     if entry.rank is not None:
         parts.append(f'<span class="rank" title="{t["rank"]}">{entry.rank}</span>')
     parts.append("<article>")
     parts.append(f"<h2>{_link(entry.link, entry.title)}</h2>")
-    facts = [_time(entry.published)] if entry.published else []
+    facts = [_time(entry.published, zone)] if entry.published else []
     if entry.source is not None and (entry.source.title or entry.source.link):
         name = entry.source.title or entry.source.link or ""
         facts.append(f"{t['source']}: {_link(entry.source.link, name)}")
@@ -243,7 +245,7 @@ def _index_item(meta: FeedMeta, page_lang: str) -> str:
     if is_url(meta.link):
         facts.append(_link(meta.link, t["site"]))
     if meta.updated:
-        facts.append(f"{t['updated']} {_time(meta.updated)}")
+        facts.append(f"{t['updated']} {_time(meta.updated, _zone(meta.timezone))}")
     if facts:
         parts.append(f'<p class="meta">{" · ".join(facts)}</p>')
     parts += ["</article>", "</li>"]
@@ -285,10 +287,23 @@ def _link(url: str | None, text: str | None) -> str:
     return label  # javascript:, data:, relative paths...: never a live link
 
 
-def _time(value: datetime | None) -> str:
+def _zone(name: str) -> tzinfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
+
+
+def _time(value: datetime | None, zone: tzinfo = UTC) -> str:
+    """A <time> shown in the feed's zone (people read local time), UTC in the attribute."""
     if value is None:
         return ""
-    shown = value.strftime("%Y-%m-%d %H:%M UTC")  # no locale: digits only
+    local = value.astimezone(zone)
+    if local.utcoffset() == timedelta(0):
+        label = "UTC"
+    else:
+        label = "UTC" + local.strftime("%z")[:3] + ":" + local.strftime("%z")[3:]
+    shown = local.strftime("%Y-%m-%d %H:%M ") + label  # no locale: digits only
     return f'<time datetime="{rfc3339(value)}">{shown}</time>'
 
 
