@@ -139,3 +139,30 @@ def test_cli_merge_all_sources_failing_exits_3(cli: CliRunner, tmp_path: Path) -
     proc = cli("merge", str(tmp_path / "nope.xml"))
     assert proc.returncode == 3
     assert "nope.xml" in proc.stderr
+
+
+def test_the_whole_corpus_merges_into_one_valid_feed() -> None:
+    from feedloom.merge import canonical_link
+
+    files = sorted(p for p in CORPUS.iterdir() if p.name != "MANIFEST.tsv")
+    assert len(files) >= 50
+    feed = merge_feeds(files, now=NOW, dedupe_titles=True)
+    # Only the documents that yield no entry at all fail (see tests/test_parse.py's
+    # allow-list): truncated or invalid ones.
+    failed = sorted(Path(e.path or e.url or "").name for e in feed.errors)
+    assert failed == sorted(
+        [
+            "feedparser__illformed_rss_incomplete_cdata.xml",
+            "feedparser__illformed_undeclared_namespace.xml",
+            "feedrs__rss_2.0_invalid_1.xml",
+            "rsparser__allthis-partial.json",
+        ]
+    ), failed
+    ids = [e.id for e in feed.entries]
+    links = [canonical_link(e.link) for e in feed.entries if e.link]
+    assert len(ids) == len(set(ids)) and len(links) == len(set(links))
+    assert len(feed.entries) > 500
+    rss = feedparser.parse(feed.to_rss())
+    assert not rss.bozo and len(rss.entries) == len(feed.entries)
+    assert len(json.loads(feed.to_json())["items"]) == len(feed.entries)
+    assert feedparser.parse(feed.to_atom()).entries[0].id == feed.entries[0].id

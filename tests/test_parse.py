@@ -989,3 +989,19 @@ def test_enclosures_and_author_links_must_be_web_urls() -> None:
         entry = parse_bytes(data, url="https://x.example/", _parser=parser).entries[0]
         assert [e.url for e in entry.enclosures] == ["https://cdn.example.org/a.mp3"], parser
         assert entry.authors[0].name == "A" and entry.authors[0].uri is None, parser
+
+
+def test_ids_of_local_files_never_carry_local_paths(tmp_path: Path) -> None:
+    doc = (
+        b'<rss version="2.0"><channel><title>t</title>'
+        b"<item><title>a</title><link>items/a.html</link></item></channel></rss>"
+    )
+    ids = set()
+    for folder in ("one", "two"):
+        path = tmp_path / folder / "feed.xml"
+        path.parent.mkdir()
+        path.write_bytes(doc)
+        (entry,) = parse_file(path).entries
+        assert not entry.id.startswith("file:") and folder not in entry.id
+        ids.add(entry.id)
+    assert len(ids) == 1  # the same file gives the same id in every checkout

@@ -233,6 +233,9 @@ class _Context:
             self.id_scope = self_url
         elif not _is_web_url(self.url) and site:
             self.id_scope = site
+        elif not _is_web_url(self.url):
+            # Neither: the file's name, never its folder, which differs per checkout.
+            self.id_scope = "file:" + self.url.rstrip("/").rpartition("/")[2]
 
     def entry_id(self, raw_id: str) -> str:
         """The entry id for a guid/id as written: kept if an absolute IRI, else a tag URI.
@@ -246,6 +249,20 @@ class _Context:
             return raw_id
         scope = hashlib.sha256(self.id_scope.encode("utf-8", "replace")).hexdigest()[:12]
         return f"{_GUID_TAG}/{scope}/{quote(raw_id, safe='')}"
+
+    def link_id(self, link: str | None, raw_link: str | None) -> str | None:
+        """An entry id from its link, for entries without a guid.
+
+        A web link is the id. A link that resolved against a local file (``file:``)
+        would publish this machine's paths as ids and differ per checkout, so the link
+        as written is scoped like a bare guid instead.
+        """
+        if link and _is_web_url(link):
+            return link
+        written = (raw_link or "").strip()
+        if written:
+            return self.entry_id(written)
+        return link or None
 
     @property
     def url_scheme(self) -> str:
@@ -602,7 +619,11 @@ def _entry(raw: RawEntry, ctx: _Context, source: SourceRef) -> Entry:
     raw_id = raw.id.strip()
     if not (raw_id or title or link or content_html or raw.enclosures):
         raise _BadEntry(_EMPTY_ENTRY)
-    entry_id = (raw_id and ctx.entry_id(raw_id)) or link or _hash_id(title, content_html)
+    entry_id = (
+        (raw_id and ctx.entry_id(raw_id))
+        or ctx.link_id(link, raw.link)
+        or _hash_id(title, content_html)
+    )
     label = f"entry {entry_id}:"
     return Entry(
         id=entry_id,
@@ -975,7 +996,12 @@ def _json_entry(item: object, ctx: _Context, source: SourceRef) -> Entry:
     raw_id = raw_id.strip() if isinstance(raw_id, str) else ""
     if not (raw_id or title or link or body or _jlist(item, "attachments")):
         raise _BadEntry(_EMPTY_ENTRY)
-    entry_id = (raw_id and ctx.entry_id(raw_id)) or link or _hash_id(title, body)
+    raw_link = item.get("url")
+    entry_id = (
+        (raw_id and ctx.entry_id(raw_id))
+        or ctx.link_id(link, raw_link if isinstance(raw_link, str) else "")
+        or _hash_id(title, body)
+    )
     label = f"entry {entry_id}:"
 
     summary = _jstr(item, "summary")
