@@ -64,8 +64,11 @@ _UNWANTED = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\
 # raising: checked first because is_url() runs for every link of every entry.
 _PLAIN_HTTP_URL = re.compile(r"https?://[A-Za-z0-9.-]+(?::[0-9]*)?(?:[/?#]|\Z)")
 
-# Dataclass -> its field names and their getter (see _plan).
-_PLANS: dict[type, tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]] | None] = {}
+# Dataclass -> its field names, a getter of their values, their positions (see _plan).
+_Plan = tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]], dict[str, int]]
+_PLANS: dict[type, _Plan | None] = {}
+# Classes _clean() has found to be dataclasses (and not strings, tuples or mappings).
+_DATACLASSES: set[type] = set()
 
 
 def render(feed: Feed, fmt: str) -> bytes:
@@ -113,21 +116,23 @@ def _clean(value: Any, memo: dict[int, tuple[Any, Any]]) -> Any:
         return value if cleaned is None else tuple(cleaned)
     if value is None or cls is datetime or cls is int:
         return value
-    if isinstance(value, str):
-        return _UNWANTED.sub("", value)
-    if isinstance(value, tuple):
-        return tuple(_clean(v, memo) for v in value)
-    if isinstance(value, Mapping):
-        return {_clean(k, memo): _clean(v, memo) for k, v in value.items()}
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        # Model objects are frozen, and one SourceRef is shared by every entry of its
-        # source: each is cleaned once per call. The memo keeps the original alive, so
-        # its id() cannot be reused by another object meanwhile.
-        seen = memo.get(id(value))
-        if seen is None:
-            seen = memo[id(value)] = (value, _clean_dataclass(value, memo))
-        return seen[1]
-    return value
+    if cls not in _DATACLASSES:
+        if isinstance(value, str):
+            return _UNWANTED.sub("", value)
+        if isinstance(value, tuple):
+            return tuple(_clean(v, memo) for v in value)
+        if isinstance(value, Mapping):
+            return {_clean(k, memo): _clean(v, memo) for k, v in value.items()}
+        if not dataclasses.is_dataclass(value) or isinstance(value, type):
+            return value
+        _DATACLASSES.add(cls)  # next time straight here
+    # Model objects are frozen, and one SourceRef is shared by every entry of its
+    # source: each is cleaned once per call. The memo keeps the original alive, so
+    # its id() cannot be reused by another object meanwhile.
+    seen = memo.get(id(value))
+    if seen is None:
+        seen = memo[id(value)] = (value, _clean_dataclass(value, memo))
+    return seen[1]
 
 
 def _clean_values(values: Sequence[Any], memo: dict[int, tuple[Any, Any]]) -> list[Any] | None:
@@ -136,7 +141,9 @@ def _clean_values(values: Sequence[Any], memo: dict[int, tuple[Any, Any]]) -> li
     The common leaves are handled inline: this runs for every field of every entry.
     """
     cleaned = None
-    for i, old in enumerate(values):
+    i = -1
+    for old in values:
+        i += 1
         cls = type(old)
         if cls is str:
             # Every character _UNWANTED matches is non-printable, and most strings hold
@@ -160,7 +167,7 @@ def _clean_dataclass(value: Any, memo: dict[int, tuple[Any, Any]]) -> Any:
     if plan is None:  # some field is not an __init__ argument: let dataclasses sort it out
         changes = {f.name: _clean(getattr(value, f.name), memo) for f in dataclasses.fields(value)}
         return dataclasses.replace(value, **changes)
-    names, get = plan
+    names, get, _ = plan
     values = get(value)
     cleaned = _clean_values(values, memo)
     if cleaned is None:
@@ -175,17 +182,20 @@ def _evolve(value: _D, changes: dict[str, Any]) -> _D:
     plan = _plan(type(value))
     if plan is None:
         return dataclasses.replace(value, **changes)
-    names, get = plan
-    fields = dict(zip(names, get(value), strict=True))
-    fields.update(changes)
-    return type(value)(**fields)
+    _, get, index = plan
+    values = list(get(value))
+    for name, new in changes.items():
+        values[index[name]] = new
+    # Positional: the plan holds only classes whose __init__ takes the fields in order.
+    return type(value)(*values)
 
 
-def _plan(cls: type) -> tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]] | None:
-    """Field names of dataclass ``cls`` and a getter of their values (cached).
+def _plan(cls: type) -> _Plan | None:
+    """Field names of dataclass ``cls``, a getter of their values, their positions (cached).
 
-    None unless every field is a plain ``__init__`` argument (no ``init=False``, no
-    ``InitVar``): only then is rebuilding from the fields what ``replace`` does.
+    None unless every field is a positional ``__init__`` argument (no ``init=False``,
+    ``kw_only`` or ``InitVar``): only then is rebuilding from the fields what
+    ``replace`` does.
     """
     try:
         return _PLANS[cls]
@@ -194,11 +204,15 @@ def _plan(cls: type) -> tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]]
     fields = dataclasses.fields(cls)
     hints = getattr(cls, "__annotations__", {}).values()
     plan = None
-    if fields and all(f.init for f in fields) and not any("InitVar" in str(h) for h in hints):
+    if (
+        fields
+        and all(f.init and not f.kw_only for f in fields)
+        and not any("InitVar" in str(h) or "KW_ONLY" in str(h) for h in hints)
+    ):
         names = tuple(f.name for f in fields)
         # attrgetter fetches them all in one call; with one name it returns no tuple.
         getter = attrgetter(*names) if len(names) > 1 else lambda obj: (getattr(obj, names[0]),)
-        plan = (names, getter)
+        plan = (names, getter, {name: i for i, name in enumerate(names)})
     _PLANS[cls] = plan
     return plan
 
