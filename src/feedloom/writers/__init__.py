@@ -341,6 +341,8 @@ def is_iri(value: str | None) -> bool:
     """True for an absolute IRI (any scheme: ``https:``, ``urn:``, ``tag:``...)."""
     if not value:
         return False
+    if _PLAIN_HTTP_URL.match(value):
+        return True
     parts = urlsplit(value)
     return bool(parts.scheme) and bool(parts.netloc or parts.path)
 
