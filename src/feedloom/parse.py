@@ -57,8 +57,8 @@ import feedparser
 
 from feedloom.errors import ParseError
 from feedloom.model import Author, Enclosure, Entry, FeedMeta, SourceRef, utc
-from feedloom.sanitize import html_to_text, sanitize_html, truncate_text
-from feedloom.textutil import clean_text, collapse_ws
+from feedloom.sanitize import collapse_ws, html_to_text, sanitize_html, truncate_text
+from feedloom.textutil import clean_text
 
 __all__ = ["ParsedFeed", "parse_bytes", "parse_file"]
 

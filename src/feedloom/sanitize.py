@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import nh3
 
-from feedloom.textutil import clean_text, collapse_ws
+from feedloom.textutil import clean_text
 
 __all__ = ["html_to_text", "sanitize_html", "truncate_text"]
 
@@ -90,6 +90,17 @@ _TAG = re.compile(r"<[^>]*>")
 
 # Sentence ends, Western and CJK, for truncate_text.
 _SENTENCE_END = re.compile(r"[.!?。！？；;…](?=\s|$)|[。！？；…]")
+
+
+def collapse_ws(text: str) -> str:
+    """Trim and collapse every run of whitespace to one space (internal, shared with parse).
+
+    The same result as :func:`feedloom.textutil.collapse_ws`: ``re``'s ``\\s`` is
+    ``str.isspace``, which is also what ``str.split`` splits on (checked over every code
+    point), but without a regex it is three to four times faster, and collapsing was
+    almost half the time of turning an entry's HTML into text.
+    """
+    return " ".join(text.split())
 
 
 @lru_cache(maxsize=64)
