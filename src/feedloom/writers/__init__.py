@@ -347,6 +347,18 @@ def is_iri(value: str | None) -> bool:
     return bool(parts.scheme) and bool(parts.netloc or parts.path)
 
 
+def escape_html(text: str, quote: bool = True) -> str:
+    """``html.escape(text, quote)``: the same replacements, in the same order.
+
+    The stdlib's ``html`` package builds its entity tables on import, which every
+    build would pay for three replacements.
+    """
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    if quote:
+        text = text.replace('"', "&quot;").replace("'", "&#x27;")
+    return text
+
+
 def source_url(ref: SourceRef) -> str | None:
     """The URL of the origin *feed* document, for RSS ``<source url>`` and Atom ``rel=self``.
 

@@ -22,16 +22,20 @@ import base64
 import hashlib
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
-from html import escape
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import lxml.html
-from lxml import etree
-
 from feedloom.model import Entry, Feed, FeedMeta
 from feedloom.textutil import collapse_ws
-from feedloom.writers import FORMATS, MEDIA_TYPES, clean_strings, is_url, prepare, rfc3339
+from feedloom.writers import (
+    FORMATS,
+    MEDIA_TYPES,
+    clean_strings,
+    escape_html,
+    is_url,
+    prepare,
+    rfc3339,
+)
 
 __all__ = ["render", "render_index"]
 
@@ -311,6 +315,10 @@ def _excerpt(content: str | None) -> str:
     """Plain text of the first characters of an HTML body, for entries without a summary."""
     if not content or not content.strip():
         return ""
+    # Imported here: most entries have a summary, and lxml.html costs every build an import.
+    import lxml.html
+    from lxml import etree
+
     try:
         root = lxml.html.fragment_fromstring(content, create_parent="div")
     except (etree.LxmlError, ValueError):  # odd markup: an excerpt is optional
@@ -328,8 +336,8 @@ def _labels(lang: str) -> dict[str, str]:
 
 
 def _text(value: str) -> str:
-    return escape(value, quote=False)
+    return escape_html(value, quote=False)
 
 
 def _attr(value: str) -> str:
-    return escape(value, quote=True)
+    return escape_html(value, quote=True)

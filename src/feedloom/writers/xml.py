@@ -19,8 +19,7 @@ place for: ``<feedloom:rank>`` and ``<feedloom:also_from>``.
 
 from __future__ import annotations
 
-import html
-from email.utils import parseaddr
+import re
 
 from feedgen.entry import FeedEntry
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
@@ -30,6 +29,7 @@ from lxml import etree
 from feedloom.model import Author, Entry, Feed, FeedMeta, SourceRef
 from feedloom.writers import (
     DEFAULT_ENCLOSURE_TYPE,
+    escape_html,
     feed_updated,
     is_iri,
     is_url,
@@ -45,6 +45,12 @@ FEEDLOOM_NS = "https://feedloom.github.io/ns/1.0"
 ATOM_NS = "http://www.w3.org/2005/Atom"
 DC_NS = "http://purl.org/dc/elements/1.1/"
 _EXT_NAME = "feedloom"
+
+# A bare address such as "news@example.com", which email.utils.parseaddr() returns
+# unchanged with no name: recognised here, so that builds need not import email.utils.
+_PLAIN_ADDRESS = re.compile(
+    r"[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
+)
 
 
 def render_rss(feed: Feed) -> bytes:
@@ -237,7 +243,12 @@ def _rss_person(meta: FeedMeta) -> str | None:
     """``addr@example.com (Name)`` from ``meta.contact``, as RSS 2.0 wants it."""
     if not meta.contact:
         return None
-    name, addr = parseaddr(meta.contact)
+    if _PLAIN_ADDRESS.fullmatch(meta.contact):
+        name, addr = "", meta.contact
+    else:
+        from email.utils import parseaddr
+
+        name, addr = parseaddr(meta.contact)
     if "@" not in addr:
         return None  # not an e-mail address: the validator would reject the feed
     if not name:
@@ -282,7 +293,7 @@ def _rss_item(fe: FeedEntry, entry: Entry) -> None:
         fe.link(href=entry.link, rel="alternate")
     if entry.summary:
         # <description> is HTML; the summary is plain text and must stay text.
-        fe.description(html.escape(entry.summary, quote=False))
+        fe.description(escape_html(entry.summary, quote=False))
     if entry.content:
         fe.content(entry.content)  # content:encoded, or description if no summary
     fe.published(entry.published)
