@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import itertools
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -368,6 +369,55 @@ def test_unix_timestamp_in_dc_date() -> None:
     # dc:date 1518478934 is 2018-02-12T23:42:14Z (feedparser alone reads 2015-07-03).
     assert feed.entries[0].updated == datetime(2018, 2, 12, 23, 42, 14, tzinfo=UTC)
     assert feed.entries[0].published == datetime(2017, 10, 16, 15, 10, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        ("Sat, 01 Jun 2024 07:53:06 +0000", datetime(2024, 6, 1, 7, 53, 6, tzinfo=UTC)),
+        ("Wed, 17 Oct 2018 10:30:00 GMT", datetime(2018, 10, 17, 10, 30, tzinfo=UTC)),
+        ("1 Jun 2024 15:59:27 +0800", datetime(2024, 6, 1, 7, 59, 27, tzinfo=UTC)),
+        ("Mon, 31 Dec 2012 23:30:00 -0530", datetime(2013, 1, 1, 5, 0, tzinfo=UTC)),
+        ("Thu, 01 Feb 2024 00:00:00 -0000", datetime(2024, 2, 1, tzinfo=UTC)),
+        ("Fri, 30 Feb 2024 10:00:00 GMT", None),  # no such day
+    ],
+)
+def test_rfc822_dates(written: str, expected: datetime | None) -> None:
+    data = (
+        "<rss version='2.0'><channel><title>t</title><item><guid>x</guid>"
+        f"<pubDate>{written}</pubDate></item></channel></rss>"
+    ).encode()
+    for reader in ("lxml", "feedparser"):
+        feed = parse_bytes(data, url="http://t.example/rss", now=NOW, _parser=reader)
+        assert feed.entries[0].published == expected, reader
+
+
+def test_direct_rfc822_reading_agrees_with_the_general_one() -> None:
+    """Every date the direct RFC 822 reading takes, the general reading reads the same.
+
+    All combinations of valid parts and the edge cases next to them: two-digit and
+    zero-padded years, 24:00, 31 Feb, leap seconds, zones it must leave alone.
+    """
+    from feedloom.parse import _read_any_date, _read_rfc822
+
+    days = ["Sat, 01", "Sun, 29", "Foo, 31", "mon, 9", "15", "00", "32", "Sat,01"]
+    months = ["Jan", "Feb", "Dec", "jun", "June", "Foo"]
+    years = ["2024", "1969", "9999", "1000", "0999", "0099", "0024", "0000", "24"]
+    times = ["07:53:06", "23:59:59", "00:00:00", "24:00:00", "12:60:00", "12:00:60", "12:00"]
+    zones = ["+0000", "-0000", "+0800", "-0530", "+2359", "+2400", "+0099", "GMT", "UT",
+             "UTC", "Z", "gmt", "EST", "CST", "IST", "+08:00", "", " X", "\t+0100"]  # fmt: skip
+    taken = 0
+    for tz in (ZoneInfo("Asia/Shanghai"), ZoneInfo("America/Chicago")):
+        for day, month, year, time, zone in itertools.product(days, months, years, times, zones):
+            written = f"{day} {month} {year} {time} {zone}".strip()
+            direct = _read_rfc822(written)
+            if direct is None:
+                continue
+            taken += 1
+            general = _read_any_date(written, tz)
+            assert general is not None, written
+            assert (direct, direct.utcoffset()) == (general, general.utcoffset()), written
+    assert taken > 1000  # the direct reading was exercised, not bypassed
 
 
 # --- hostile content -----------------------------------------------------------------

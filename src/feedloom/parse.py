@@ -1221,7 +1221,54 @@ def _feedparser_date(raw: str) -> Any:
         return None
 
 
+# The RFC 822 dates nearly every RSS feed writes ("Sat, 01 Jun 2024 07:53:06 +0000"),
+# read directly; see _read_rfc822. ASCII digits only: \d would also take other scripts'.
+_RFC822_DATE = re.compile(
+    r"(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), )?([0-9]{1,2}) "
+    r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) ([1-9][0-9]{3}) "
+    r"([0-9]{2}):([0-9]{2}):([0-9]{2}) (?:([+-])([0-9]{2})([0-9]{2})|GMT|UTC?|Z)\Z"
+)
+_MONTHS = {
+    name: number
+    for number, name in enumerate(
+        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
+    )
+}
+
+
+def _read_rfc822(raw: str) -> datetime | None:
+    """A strict RFC 822 date read directly, else None (for the general reading to decide).
+
+    The general reading of such a date fails twice in fromisoformat and goes through
+    a zone regex and email.utils.parsedate: 15 µs, a fifth of an entry's share of the
+    parse. For exactly the dates matched here it computes what this does (parsedate's
+    fields; the zone's offset; the day name unchecked, as parsedate ignores it). The
+    rest, years below 1000 (parsedate reads two-digit years) included, take that path;
+    tests/test_parse.py checks that both agree.
+    """
+    match = _RFC822_DATE.match(raw)
+    if match is None:
+        return None
+    day, month, year, hour, minute, second, sign, zone_h, zone_m = match.groups()
+    zone: tzinfo = UTC
+    if sign is not None:
+        offset = timedelta(hours=int(zone_h), minutes=int(zone_m))
+        if offset >= timedelta(hours=24):
+            return None
+        zone = _dt.timezone(-offset if sign == "-" else offset)
+    try:
+        return datetime(
+            int(year), _MONTHS[month], int(day), int(hour), int(minute), int(second), tzinfo=zone
+        )
+    except ValueError:  # 31 Feb, 24:00, a leap second: the general reading decides
+        return None
+
+
 def _read_date(raw: str, tz: tzinfo) -> datetime | None:
+    return _read_rfc822(raw) or _read_any_date(raw, tz)
+
+
+def _read_any_date(raw: str, tz: tzinfo) -> datetime | None:
     if raw.isdigit():
         # A Unix timestamp (seen in dc:date); only plausible lengths, 2001 to 2286.
         return datetime.fromtimestamp(int(raw), UTC) if 9 <= len(raw) <= 10 else None
