@@ -77,12 +77,12 @@ def entry_to_dict(entry: Entry) -> dict[str, Any]:
 
 
 # Leaves dataclasses.asdict() would deep-copy although copying them changes nothing.
-_IMMUTABLE = (str, int, float, type(None))
+_IMMUTABLE = (str, int, float, type(None), datetime)
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 
 
 def _as_dict(value: Any) -> Any:
-    """``dataclasses.asdict(value)``, minus its deep copies of strings and numbers.
+    """``dataclasses.asdict(value)``, minus its deep copies of strings, numbers and dates.
 
     Runs for every entry of every build; asdict's ``copy.deepcopy`` of each leaf was
     most of a history write.
