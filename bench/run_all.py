@@ -22,7 +22,7 @@ from pathlib import Path
 from common import BENCH_DIR, RESULTS_DIR
 
 # Generous bounds: a full aggregate run on a busy 2-core machine takes ~5 minutes.
-TIME_LIMIT = {"aggregate.py": 3600, "merge_write.py": 1800}
+TIME_LIMIT = {"aggregate.py": 3600, "merge_write.py": 1800, "build_speed.py": 900}
 
 
 def _argv(script: str, quick: bool, stamp: str) -> list[str]:
