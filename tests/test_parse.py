@@ -1055,3 +1055,29 @@ def test_ids_of_local_files_never_carry_local_paths(tmp_path: Path) -> None:
         assert not entry.id.startswith("file:") and folder not in entry.id
         ids.add(entry.id)
     assert len(ids) == 1  # the same file gives the same id in every checkout
+
+
+@pytest.mark.parametrize(
+    ("link", "expected"),
+    [
+        ("https://example.org/a?b=1#c", "https://example.org/a?b=1#c"),
+        (" http://example.org/x ", "http://example.org/x"),
+        ("HTTP://Example.org/x", "HTTP://Example.org/x"),
+        ("http://[::1]/x", "http://[::1]/x"),
+        ("http://example.org/a[1]", "http://example.org/a[1]"),
+        ("/relative/path", "https://base.example/relative/path"),
+        ("mailto:jo@example.org", "mailto:jo@example.org"),
+        # urlsplit refuses these: unbalanced IPv6 brackets, a host that NFKC turns
+        # into a path (U+2100 ACCOUNT OF is "a/c")
+        ("http://[broken/x", None),
+        ("http://broken]/x", None),
+        ("http://exa\u2100mple.org/x", None),
+        ("https://bücher.example/ä", "https://bücher.example/ä"),
+        ("", None),
+        ("   ", None),
+    ],
+)
+def test_links_made_absolute(link: str, expected: str | None) -> None:
+    from feedloom.parse import _absolute
+
+    assert _absolute(link, "https://base.example/dir/") == expected
