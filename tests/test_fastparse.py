@@ -266,6 +266,54 @@ def test_entity_expansion_never_happens_on_the_fast_path() -> None:
         fastparse.read(data.replace(b"&l9;", b"&l1;"))
 
 
+# Every character XML 1.0 forbids: C0 controls but tab, LF and CR; U+FFFE and U+FFFF.
+# (Surrogates cannot reach the reader: no decoder feedloom uses produces them.)
+FORBIDDEN_CHARS = [chr(c) for c in range(0x20) if c not in (0x09, 0x0A, 0x0D)] + [
+    "\ufffe",
+    "\uffff",
+]
+# Everywhere a character can sit in a document; X marks the spot.
+FORBIDDEN_PLACES = [
+    "<rss version='2.0'><channel><title>X</title></channel></rss>",
+    "<rss version='2.0'><channel><title a='X'>t</title></channel></rss>",
+    "<rss version='2.0'><channel><!--X--><title>t</title></channel></rss>",
+    "<rss version='2.0'><channel><?pi X?><title>t</title></channel></rss>",
+    "<rss version='2.0'><channel><title><![CDATA[X]]></title></channel></rss>",
+    "<rss version='2.0'><channel>X<title>t</title></channel></rss>",
+    "<rss version='2.0'><channel><title>t</title></channel></rss><!--X-->",
+    "<!--X--><rss version='2.0'><channel><title>t</title></channel></rss>",
+    "<rss version='2.0'><channel><title>&#REF;</title></channel></rss>",
+]
+
+
+@pytest.mark.parametrize("place", FORBIDDEN_PLACES)
+def test_libxml2_refuses_every_character_xml_forbids(place: str) -> None:
+    # parse.py relies on this: a document lxml reads needs no clean_text pass.
+    from feedloom import fastparse
+
+    clean = place.replace("X", "x").replace("&#REF;", "&#120;")
+    fastparse.read(('<?xml version="1.0" encoding="utf-8"?>\n' + clean).encode())
+    for char in FORBIDDEN_CHARS:
+        doc = place.replace("X", char).replace("REF", f"x{ord(char):x}")
+        with pytest.raises(fastparse.Unsupported):
+            fastparse.read(('<?xml version="1.0" encoding="utf-8"?>\n' + doc).encode())
+
+
+def test_forbidden_characters_are_removed_and_the_document_read_by_lxml() -> None:
+    data = (
+        '<rss version="2.0"><channel><title>t\x1f</title><item><guid>https://x.example/1</guid>'
+        "<title>a\x0bb\ufffe</title><description>&lt;p&gt;c\x01d&lt;/p&gt;</description>"
+        "</item></channel></rss>"
+    ).encode()
+    slow, fast = read_both(data)
+    assert fast is not None and isinstance(slow, ParsedFeed)
+    assert differences(slow, fast) == {}
+    assert fast.parser == "lxml"
+    assert fast.entries[0].title == "ab" and fast.entries[0].content == "<p>cd</p>"
+    assert fast.meta.title == "t"
+    assert fast.warnings[0] == "removed 4 character(s) not allowed in XML"
+
+
 # --- feedparser's readings, mirrored (expected values worked out from the XML) -------
 
 
