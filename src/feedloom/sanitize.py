@@ -92,6 +92,30 @@ _TAG = re.compile(r"<[^>]*>")
 _SENTENCE_END = re.compile(r"[.!?。！？；;…](?=\s|$)|[。！？；…]")
 
 
+# 0 for each byte XML 1.0 forbids (C0 controls but tab, LF and CR), 1 for the others.
+_FORBIDDEN_BYTES = bytes(0 if b < 0x20 and b not in (0x09, 0x0A, 0x0D) else 1 for b in range(256))
+
+
+def _clean(text: str) -> str:
+    """:func:`~feedloom.textutil.clean_text`, twice as fast when there is nothing to remove.
+
+    The regex looks at every character in Python's matcher; this checks the UTF-8 bytes
+    with C loops instead. In UTF-8 a C0 control is its own byte (multi-byte sequences
+    use bytes >= 0x80 only), U+FFFE and U+FFFF are the only sequences EF BF BE and
+    EF BF BF, and a surrogate cannot be encoded at all. Only text with one of them
+    goes through clean_text.
+    """
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:
+        return clean_text(text)
+    if 0 in data.translate(_FORBIDDEN_BYTES) or (
+        not text.isascii() and (b"\xef\xbf\xbe" in data or b"\xef\xbf\xbf" in data)
+    ):
+        return clean_text(text)
+    return text
+
+
 def collapse_ws(text: str) -> str:
     """Trim and collapse every run of whitespace to one space (internal, shared with parse).
 
@@ -144,7 +168,12 @@ def sanitize_html(html: str, *, base_url: str | None = None) -> str:
     """
     if not html:
         return ""
-    return clean_text(_cleaner(base_url or None).clean(clean_text(html))).strip()
+    html = _clean(html)
+    result = _cleaner(base_url or None).clean(html)
+    # With no forbidden character in its input, ammonia's output can only have one
+    # from a numeric character reference ("&#1;"): every named one is a legal
+    # character, and rewritten URLs are percent-encoded.
+    return (clean_text(result) if "&#" in html else result).strip()
 
 
 def html_to_text(html: str) -> str:
@@ -156,9 +185,9 @@ def html_to_text(html: str) -> str:
     if not html:
         return ""
     if "<" not in html and "&" not in html:
-        return collapse_ws(clean_text(html))
+        return collapse_ws(_clean(html))
     text = _TAG.sub(" ", _TEXT_CLEANER.clean(html))
-    return collapse_ws(clean_text(_html.unescape(text)))
+    return collapse_ws(_clean(_html.unescape(text)))
 
 
 def truncate_text(text: str, limit: int) -> str:
