@@ -270,3 +270,32 @@ def outcome(fn: Any, *args: Any) -> object:
         return fn(*args)
     except UnicodeError as exc:
         return type(exc)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.text(alphabet="ab .!?。！？；;…\n\t\u3000中", max_size=40),
+    st.integers(min_value=1, max_value=30),
+)
+def test_truncate_cuts_after_the_last_sentence_end_as_first_defined(text: str, limit: int) -> None:
+    import re
+
+    from feedloom.textutil import collapse_ws
+
+    # truncate_text as first written, every sentence end found with finditer.
+    def reference(text: str, limit: int) -> str:
+        if len(text) <= limit:
+            return text
+        window, floor = text[: limit - 1], (limit - 1) // 2
+        pattern = re.compile(r"[.!?。！？；;…](?=\s|$)|[。！？；…]")
+        ends = [m.end() for m in pattern.finditer(window)]
+        if ends and ends[-1] >= floor:
+            cut = ends[-1]
+        elif text[limit - 1].isspace() or window.rfind(" ") < floor:
+            cut = limit - 1
+        else:
+            cut = window.rfind(" ")
+        return window[:cut].rstrip() + "…"
+
+    for value in (text, collapse_ws(text)):
+        assert truncate_text(value, limit) == reference(value, limit)

@@ -88,8 +88,11 @@ _TEXT_CLEANER = nh3.Cleaner(
 # (attribute-less) block tags kept above.
 _TAG = re.compile(r"<[^>]*>")
 
-# Sentence ends, Western and CJK, for truncate_text.
-_SENTENCE_END = re.compile(r"[.!?。！？；;…](?=\s|$)|[。！？；…]")
+# Sentence ends, Western and CJK, for truncate_text. Matched from the end: the greedy
+# ".*" backs off to the last one, where finditer went through all of them.
+_SENTENCE_END = r"[.!?。！？；;…](?=\s|$)|[。！？；…]"
+_LAST_SENTENCE_END = re.compile(f".*(?:{_SENTENCE_END})", re.DOTALL)
+_SENTENCE_END_CHARS = ".!?。！？；;…"
 
 
 # 0 for each byte XML 1.0 forbids (C0 controls but tab, LF and CR), 1 for the others.
@@ -206,9 +209,13 @@ def truncate_text(text: str, limit: int) -> str:
         return text
     window = text[: limit - 1]  # leave room for the ellipsis
     floor = (limit - 1) // 2
-    ends = [m.end() for m in _SENTENCE_END.finditer(window)]
-    if ends and ends[-1] >= floor:
-        cut = ends[-1]
+    # Backing off through a window without any sentence end is as slow as finditer
+    # was; a look for the few characters that can end one is much quicker.
+    last = None
+    if any(char in window for char in _SENTENCE_END_CHARS):
+        last = _LAST_SENTENCE_END.match(window)
+    if last is not None and last.end() >= floor:
+        cut = last.end()
     else:
         space = window.rfind(" ")
         # Cutting at a space is only a word boundary if text[limit - 1] isn't a letter
