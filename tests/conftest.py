@@ -12,7 +12,27 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-CORPUS = ROOT.parent / "shared" / "corpus" / "realworld"
+
+
+def _find_corpus() -> Path:
+    """The shared real-world corpus, read in place (never copied into the repo).
+
+    ``FEEDLOOM_CORPUS`` wins; else the first ``shared/corpus/realworld`` beside the
+    checkout or one of its parents.
+    """
+    if os.environ.get("FEEDLOOM_CORPUS"):
+        return Path(os.environ["FEEDLOOM_CORPUS"])
+    for folder in ROOT.parents:
+        candidate = folder / "shared" / "corpus" / "realworld"
+        if candidate.is_dir():
+            return candidate
+    return ROOT.parent / "shared" / "corpus" / "realworld"
+
+
+CORPUS = _find_corpus()
+requires_corpus = pytest.mark.skipif(
+    not CORPUS.is_dir(), reason=f"the shared corpus is not at {CORPUS} (set FEEDLOOM_CORPUS)"
+)
 NEWS_PAGE = ROOT / "sources" / "news.txt"
 
 

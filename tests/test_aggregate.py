@@ -8,8 +8,10 @@ import time
 from pathlib import Path
 
 from pytest_httpserver import HTTPServer
-from tests.conftest import CORPUS, CliRunner, snapshot
+from tests.conftest import CORPUS, CliRunner, requires_corpus, snapshot
 from werkzeug.wrappers import Request, Response
+
+pytestmark = requires_corpus
 
 NOW = "2025-01-02T08:00:00+08:00"
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import feedparser
 import pytest
 from pytest_httpserver import HTTPServer
-from tests.conftest import CORPUS, ROOT, CliRunner
+from tests.conftest import CORPUS, ROOT, CliRunner, requires_corpus
 
 import feedloom
 from feedloom import Feed, ParseError, merge_feeds, parse_feed
@@ -35,6 +35,7 @@ def test_readme_library_example_runs(project: Path, capsys: pytest.CaptureFixtur
     assert "广告" not in out
 
 
+@requires_corpus
 def test_merge_feeds_dedupes_and_attributes_across_formats() -> None:
     sources = [CORPUS / "rsparser__DaringFireball.atom", CORPUS / "rsparser__DaringFireball.json"]
     # The same 48 posts as Atom and as JSON Feed. Ids differ by format; links agree only
@@ -58,6 +59,7 @@ def test_merge_feeds_dedupes_and_attributes_across_formats() -> None:
     assert data["version"] == "https://jsonfeed.org/version/1.1"
 
 
+@requires_corpus
 def test_merge_feeds_limit_filters_and_errors(tmp_path: Path) -> None:
     missing = tmp_path / "missing.xml"
     feed = merge_feeds(
@@ -76,6 +78,7 @@ def test_merge_feeds_limit_filters_and_errors(tmp_path: Path) -> None:
     )
 
 
+@requires_corpus
 def test_merge_feeds_over_http(httpserver: HTTPServer) -> None:
     body = (CORPUS / "rssparser__heise.atom").read_bytes()
     httpserver.expect_request("/heise.atom").respond_with_data(
@@ -89,6 +92,7 @@ def test_merge_feeds_over_http(httpserver: HTTPServer) -> None:
     assert agent.startswith(f"feedloom/{feedloom.__version__}")
 
 
+@requires_corpus
 def test_parse_feed_from_bytes_path_and_error() -> None:
     data = (CORPUS / "rsparser__kc0011.rss").read_bytes()
     from_bytes = parse_feed(data, url="https://kc0011.net/rss.xml", timezone="Asia/Shanghai")
@@ -100,6 +104,7 @@ def test_parse_feed_from_bytes_path_and_error() -> None:
         parse_feed(b"<html><body>not a feed</body></html>")
 
 
+@requires_corpus
 def test_cli_merge_writes_a_valid_deduplicated_feed(
     project: Path, cli: CliRunner, httpserver: HTTPServer
 ) -> None:
@@ -141,6 +146,7 @@ def test_cli_merge_all_sources_failing_exits_3(cli: CliRunner, tmp_path: Path) -
     assert "nope.xml" in proc.stderr
 
 
+@requires_corpus
 def test_the_whole_corpus_merges_into_one_valid_feed() -> None:
     from feedloom.merge import canonical_link
 

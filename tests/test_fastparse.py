@@ -18,13 +18,14 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.conftest import CORPUS
 
 from feedloom.errors import ParseError
 from feedloom.model import Author, Enclosure
 from feedloom.parse import ParsedFeed, parse_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
-CORPUS = ROOT.parent / "shared" / "corpus" / "realworld"
+
 NOW = datetime(2024, 6, 1, tzinfo=UTC)
 URL = "https://feeds.example.org/feed.xml"
 

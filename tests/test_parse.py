@@ -19,13 +19,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.conftest import CORPUS
 
 from feedloom.errors import ParseError, SourceError
 from feedloom.model import Author, Enclosure
 from feedloom.parse import SUMMARY_LIMIT, ParsedFeed, parse_bytes, parse_file
 
 DATA = Path(__file__).resolve().parent / "data" / "parse"
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "realworld"
+
 NOW = datetime(2024, 6, 1, tzinfo=UTC)
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
