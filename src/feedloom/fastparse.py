@@ -50,6 +50,7 @@ class Unsupported(Exception):
 _ATOM = "http://www.w3.org/2005/Atom"
 _RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 _RSS10 = "http://purl.org/rss/1.0/"
+_RDF_ABOUT = f"{{{_RDF}}}about"
 _XHTML = "http://www.w3.org/1999/xhtml"
 _XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
@@ -177,14 +178,18 @@ def read(document: bytes, *, language: str | None = None) -> tuple[RawFeed, list
     if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
         raise Unsupported("the document has a DOCTYPE")
     tag = root.tag
+    # An attribute in the XML namespace is always written with a prefix, so a document
+    # without ":base" has no xml:base, and the lookup on every element (the most
+    # frequent lxml call here) can be skipped.
+    bases = b":base" in document
     if tag == f"{{{_ATOM}}}feed":
-        reader = _Reader("atom10", root, language)
+        reader = _Reader("atom10", root, language, bases)
         reader.feed_children(root, _base(None, root))
     elif tag == "rss" and (root.get("version") or "").strip().startswith("2."):
-        reader = _Reader("rss20", root, language)
+        reader = _Reader("rss20", root, language, bases)
         reader.rss_root(root)
     elif tag == f"{{{_RDF}}}RDF" and root.find(f"{{{_RSS10}}}channel") is not None:
-        reader = _Reader("rss10", root, language)
+        reader = _Reader("rss10", root, language, bases)
         reader.rss_root(root)
     else:
         raise Unsupported(f"root element {tag!r} is not RSS 2.0, RSS 1.0 or Atom 1.0")
@@ -249,7 +254,7 @@ def _attr(el: Any, name: str) -> str | None:
     value = el.get(name)
     if value is not None:
         return value
-    for key, val in el.attrib.items():
+    for key, val in el.items():  # items(): no attrib proxy, and [] at once without any
         if key.lower() == name:
             return str(val)
     return None
@@ -271,13 +276,19 @@ def _fix(text: str) -> str:
     """
     if text.isascii():
         return text
-    with contextlib.suppress(UnicodeError):
-        text = text.encode("iso-8859-1").decode("utf-8")
+    # Only text of ISO-8859-1 characters can be such mojibake. Dropping the others and
+    # comparing lengths tells without raising an error (as CJK text always did).
+    latin1 = text.encode("iso-8859-1", "ignore")
+    if len(latin1) == len(text):
+        with contextlib.suppress(UnicodeError):
+            text = latin1.decode("utf-8")
     # translate() looks every character up; most texts have no C1 character at all.
     return text.translate(_cp1252) if _C1.search(text) else text
 
 
 def _mime(el: Any, default: str) -> str:
+    if not el.keys():  # most elements have no attribute at all: no mode, no type
+        return default
     if _attr(el, "mode") is not None:
         raise Unsupported(f"<{el.tag}> has an Atom 0.3 mode attribute")
     raw = _attr(el, "type")
@@ -339,6 +350,8 @@ def _serialise(el: Any) -> str:
 class _Tags:
     """feedparser's tag list: (term, scheme, label), with its way of filling terms."""
 
+    __slots__ = ("tags",)
+
     def __init__(self) -> None:
         self.tags: list[list[str | None]] = []
 
@@ -350,8 +363,11 @@ class _Tags:
             self.tags.append(value)
 
     def category(self, el: Any, default_scheme: str | None = None) -> None:
-        scheme = _attr(el, "scheme") or _attr(el, "domain") or default_scheme
-        self.add(_attr(el, "term"), scheme, _attr(el, "label"))
+        if el.keys():
+            scheme = _attr(el, "scheme") or _attr(el, "domain") or default_scheme
+            self.add(_attr(el, "term"), scheme, _attr(el, "label"))
+        else:  # RSS <category>term</category>: no attribute to look up
+            self.add(None, default_scheme, None)
         value = _text(el)
         if not value:
             return
@@ -372,6 +388,8 @@ class _Tags:
 
 class _EntryState:
     """What feedparser remembers while it reads one entry, where it changes the result."""
+
+    __slots__ = ("depths", "has_content", "id_link", "summary_set", "tags", "title_depth")
 
     def __init__(self) -> None:
         self.tags = _Tags()
@@ -400,8 +418,9 @@ class _EntryState:
 
 
 class _Reader:
-    def __init__(self, version: str, root: Any, language: str | None) -> None:
+    def __init__(self, version: str, root: Any, language: str | None, bases: bool) -> None:
         self.feed = RawFeed(version=version)
+        self.bases = bases  # whether any element may carry xml:base
         self.entries: list[RawEntry] = []
         self.has_content = False
         # Content-Language, then the root's xml:lang (or lang) - feedparser looks at
@@ -427,7 +446,7 @@ class _Reader:
                     raise Unsupported("several or CDF-style <channel> elements")
                 self.feed_children(child, _base(base, child))
             elif key == "item":
-                self.entries.append(self.entry(child, _base(base, child)))
+                self.entries.append(self.entry(child, _base(base, child) if self.bases else base))
             elif key == "image":
                 self.image(child, _base(base, child))
             elif key not in ("textinput", "rdf_seq", "") and key in _HANDLED_BY_FEEDPARSER:
@@ -438,9 +457,10 @@ class _Reader:
         title_locked = False
         summary_seen = False
         id_link: str | None = None
+        bases = self.bases
         for child in parent:
-            key = _key(child)
-            cbase = _base(base, child)
+            key = _KEYS.get(child.tag) or _key(child)
+            cbase = _base(base, child) if bases else base
             if key in ("item", "entry"):
                 self.entries.append(self.entry(child, cbase))
             elif key in _TITLES or key == "media_title":
@@ -511,14 +531,15 @@ class _Reader:
 
     def entry(self, item: Any, base: str | None) -> RawEntry:
         raw = RawEntry(base=base)
-        about = item.get(f"{{{_RDF}}}about")
+        about = item.get(_RDF_ABOUT)
         if about is not None:
             raw.id = about.strip()
         state = _EntryState()
         state.has_content, self.has_content = self.has_content, False  # reset at entry end
+        bases = self.bases
         for child in item:
-            key = _key(child)
-            cbase = _base(base, child)
+            key = _KEYS.get(child.tag) or _key(child)
+            cbase = _base(base, child) if bases else base
             if key in _TITLES or key == "media_title":
                 state.title(raw, _construct(child, "text/plain")[1], 0, key != "media_title")
             elif key == "link":
@@ -637,6 +658,8 @@ class _Reader:
 
     def link(self, el: Any, base: str | None, raw: RawEntry | None) -> str | None:
         """An Atom-style or RSS link; returns the page link it sets, if any."""
+        if not el.keys():  # RSS <link>: no href or url attribute
+            return _join(base, _text(el))
         href = _attr(el, "href")
         if href is None:
             href = _attr(el, "url")
