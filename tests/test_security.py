@@ -125,7 +125,10 @@ try:
 except SystemExit as exc:
     code = exc.code if isinstance(exc.code, int) else 1
 finally:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss across fork+exec, so a child of a
+    # big pytest process would report the parent's size. VmHWM belongs to this image.
+    with open("/proc/self/status") as status:
+        peak = next(int(l.split()[1]) for l in status if l.startswith("VmHWM:"))
     sys.stderr.write(f"\\nmaxrss_kb={peak}\\n")
 sys.exit(code)
 """
