@@ -49,6 +49,7 @@ import xml.sax
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, tzinfo
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
@@ -1278,18 +1279,27 @@ def _read_rfc822(raw: str) -> datetime | None:
     if match is None:
         return None
     day, month, year, hour, minute, second, sign, zone_h, zone_m = match.groups()
-    zone: tzinfo = UTC
-    if sign is not None:
-        offset = timedelta(hours=int(zone_h), minutes=int(zone_m))
-        if offset >= timedelta(hours=24):
-            return None
-        zone = _dt.timezone(-offset if sign == "-" else offset)
+    zone = UTC if sign is None else _offset_zone(sign, zone_h, zone_m)
+    if zone is None:
+        return None
     try:
         return datetime(
             int(year), _MONTHS[month], int(day), int(hour), int(minute), int(second), tzinfo=zone
         )
     except ValueError:  # 31 Feb, 24:00, a leap second: the general reading decides
         return None
+
+
+@lru_cache(maxsize=512)
+def _offset_zone(sign: str, hours: str, minutes: str) -> tzinfo | None:
+    """The zone of a numeric offset as _read_any_date makes it; None from 24 hours on.
+
+    Cached: building and comparing the timedeltas cost more than the rest of a date.
+    """
+    offset = timedelta(hours=int(hours), minutes=int(minutes))
+    if offset >= timedelta(hours=24):
+        return None
+    return _dt.timezone(-offset if sign == "-" else offset)
 
 
 def _read_date(raw: str, tz: tzinfo) -> datetime | None:
