@@ -20,6 +20,7 @@ place for: ``<feedloom:rank>`` and ``<feedloom:also_from>``.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from feedgen.entry import FeedEntry
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
@@ -93,7 +94,10 @@ class _EntryExt(BaseEntryExtension):  # type: ignore[misc]
     """Entry level: writes links, enclosures, source, rank and also_from from the model."""
 
     def __init__(self) -> None:
+        # Both set by _generator: the entry, and one cache per render of the <source>
+        # element of each origin (merged feeds repeat a few origins thousands of times).
         self.entry: Entry | None = None
+        self.sources: dict[SourceRef, etree._Element | None] | None = None
 
     def extend_rss(self, item: etree._Element) -> etree._Element:
         entry = self._entry()
@@ -115,9 +119,7 @@ class _EntryExt(BaseEntryExtension):  # type: ignore[misc]
                 type=enc.type or DEFAULT_ENCLOSURE_TYPE,
             )
         if entry.source is not None:
-            url = source_url(entry.source)
-            if url:
-                _sub(item, "source", entry.source.title or url, url=url)
+            self._add_source(item, entry.source, _rss_source)
         _add_feedloom(item, entry)
         return item
 
@@ -142,13 +144,30 @@ class _EntryExt(BaseEntryExtension):  # type: ignore[misc]
         for i, attrs in enumerate(links):
             elem.insert(at + i, _element("link", attrs))
         if entry.source is not None:
-            _atom_source(elem, entry.source)
+            self._add_source(elem, entry.source, _atom_source)
         _add_feedloom(elem, entry)
         return elem
 
     def _entry(self) -> Entry:
         assert self.entry is not None, "entry extension used before bind"
         return self.entry
+
+    def _add_source(
+        self,
+        parent: etree._Element,
+        ref: SourceRef,
+        build: Callable[[SourceRef], etree._Element | None],
+    ) -> None:
+        """Append a copy of ``ref``'s <source> element, built on first use in this render."""
+        assert self.sources is not None, "entry extension used before bind"
+        try:
+            elem = self.sources[ref]
+        except KeyError:
+            elem = self.sources[ref] = build(ref)
+        except TypeError:  # a field that cannot be hashed: build it for this entry alone
+            elem = build(ref)
+        if elem is not None:
+            parent.append(elem.__copy__())  # lxml copies the subtree in C
 
 
 def _element(tag: str, attrs: dict[str, str]) -> etree._Element:
@@ -171,13 +190,23 @@ def _add_feedloom(parent: etree._Element, entry: Entry) -> None:
         etree.SubElement(parent, f"{{{FEEDLOOM_NS}}}also_from", **source_dict(ref))
 
 
-def _atom_source(entry_elem: etree._Element, ref: SourceRef) -> None:
+def _rss_source(ref: SourceRef) -> etree._Element | None:
+    """RSS 2.0 <source url>: the origin feed's title and URL (none without an absolute URL)."""
+    url = source_url(ref)
+    if not url:
+        return None
+    elem = etree.Element("source", url=url)
+    elem.text = ref.title or url
+    return elem
+
+
+def _atom_source(ref: SourceRef) -> etree._Element:
     """RFC 4287 §4.2.11 atom:source: the origin feed's id, title and links.
 
     The origin feed's ``updated`` is not known to the model, so it is left out
     (the W3C validator warns ``MissingSourceElement``; the schema allows it).
     """
-    src = etree.SubElement(entry_elem, "source")
+    src = etree.Element("source")
     feed_url = source_url(ref)
     ident = next((v for v in (ref.id, feed_url, ref.link) if is_iri(v)), None)
     if ident:
@@ -188,6 +217,7 @@ def _atom_source(entry_elem: etree._Element, ref: SourceRef) -> None:
         etree.SubElement(src, "link", rel="alternate", href=ref.link or "")
     if feed_url:
         etree.SubElement(src, "link", rel="self", href=feed_url)
+    return src
 
 
 # --- building the generator -----------------------------------------------------
@@ -213,9 +243,12 @@ def _generator(feed: Feed, fmt: str) -> FeedGenerator:
     else:
         _atom_feed(fg, meta)
 
+    sources: dict[SourceRef, etree._Element | None] = {}
     for entry in feed.entries:
         fe = fg.add_entry(order="append")  # feedgen prepends by default
-        getattr(fe, _EXT_NAME).entry = entry
+        entry_ext: _EntryExt = getattr(fe, _EXT_NAME)
+        entry_ext.entry = entry
+        entry_ext.sources = sources
         if fmt == "rss":
             _rss_item(fe, entry)
         else:
