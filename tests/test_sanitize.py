@@ -299,3 +299,30 @@ def test_truncate_cuts_after_the_last_sentence_end_as_first_defined(text: str, l
 
     for value in (text, collapse_ws(text)):
         assert truncate_text(value, limit) == reference(value, limit)
+
+
+# Markup that the sanitiser keeps and the text cleaner drops, or that only one of them
+# would treat as a block: every allowed tag, with attributes holding '<', '>' and
+# quotes, SVG/MathML names outside their elements, and raw-text elements.
+BOTH_PIECES = [
+    *PIECES,
+    *(f"<{tag}>" for tag in ("a", "abbr", "span", "em", "img", "wbr", "sub", "q", "ins", "del")),
+    *(f"</{tag}>" for tag in ("a", "span", "em", "q", "ins", "del")),
+    *(f"<{tag} title='x'>" for tag in ("p", "div", "li", "td", "pre", "blockquote", "h2")),
+    *(f"</{tag}>" for tag in ("div", "li", "td", "pre", "blockquote", "h2", "table", "ul")),
+    "<p title='a>b<c'>", "<img alt='x\">y' src='/i.png'>", "<a href='/p?q=<b>'>", "<br>",
+    "<hr>", "<ol start='3'>", "<time datetime='2024'>", "<circle>", "<mi>", "<image>",
+    "<font>", "<style>x</style>", "<iframe>f</iframe>", "<noembed>n</noembed>", "<plaintext>",
+    "<listing>\n", "<textarea>t</textarea>", "<select><option>o</option></select>",
+]  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(BOTH_PIECES) | st.text(max_size=4), max_size=40))
+def test_sanitize_and_text_match_two_parses(pieces: list[str]) -> None:
+    from feedloom.sanitize import sanitize_and_text
+
+    html = "".join(pieces)
+    for base in (None, "https://base.example/dir/"):
+        expected = outcome(lambda h, b: (sanitize_html(h, base_url=b), html_to_text(h)), html, base)
+        assert outcome(lambda h, b: sanitize_and_text(h, base_url=b), html, base) == expected

@@ -58,7 +58,13 @@ import feedparser
 
 from feedloom.errors import ParseError
 from feedloom.model import Author, Enclosure, Entry, FeedMeta, SourceRef, utc
-from feedloom.sanitize import collapse_ws, html_to_text, sanitize_html, truncate_text
+from feedloom.sanitize import (
+    collapse_ws,
+    html_to_text,
+    sanitize_and_text,
+    sanitize_html,
+    truncate_text,
+)
 from feedloom.textutil import clean_text
 
 __all__ = ["ParsedFeed", "parse_bytes", "parse_file"]
@@ -654,13 +660,22 @@ def _entry(raw: RawEntry, ctx: _Context, source: SourceRef) -> Entry:
         or _hash_id(title, content_html)
     )
     label = f"entry {entry_id}:"
+    # The element's xml:base is the base for its relative URLs.
+    content_url = _absolute(content_base, base) or base
+    summary_html = summary_html or content_html
+    if summary_html == content_html and len(content_html) <= _SUMMARY_HTML_PREFIX:
+        # The summary is the body's own text: one parse gives both (see sanitize_and_text).
+        content, text = sanitize_and_text(content_html, base_url=content_url)
+        summary = truncate_text(text, SUMMARY_LIMIT) or None
+    else:
+        content = sanitize_html(content_html, base_url=content_url)
+        summary = _summary(summary_html)
     return Entry(
         id=entry_id,
         title=title,
         link=link,
-        summary=_summary(summary_html or content_html),
-        # The element's xml:base is the base for its relative URLs.
-        content=sanitize_html(content_html, base_url=_absolute(content_base, base) or base) or None,
+        summary=summary,
+        content=content or None,
         published=ctx.date(raw.published, raw.published_parsed, f"{label} published"),
         updated=ctx.date(raw.updated, raw.updated_parsed, f"{label} updated"),
         authors=_xml_authors(raw.authors, raw.author_text),
