@@ -110,7 +110,7 @@ def clean_strings(value: _T) -> _T:
 def _clean(value: Any, memo: dict[int, tuple[Any, Any]]) -> Any:
     cls = type(value)
     if cls is str:
-        return value if value.isprintable() else _UNWANTED.sub("", value)
+        return value if value.isprintable() else _clean_text(value)
     if cls is tuple:
         cleaned = _clean_values(value, memo)
         return value if cleaned is None else tuple(cleaned)
@@ -150,7 +150,7 @@ def _clean_values(values: Sequence[Any], memo: dict[int, tuple[Any, Any]]) -> li
             # none: isprintable() (a C loop) clears those without running the regex.
             if old.isprintable():
                 continue
-            new = _UNWANTED.sub("", old)
+            new = _clean_text(old)
         elif old is None or cls is datetime or cls is int:
             continue
         else:
@@ -160,6 +160,16 @@ def _clean_values(values: Sequence[Any], memo: dict[int, tuple[Any, Any]]) -> li
                 cleaned = list(values)
             cleaned[i] = new
     return cleaned
+
+
+def _clean_text(value: str) -> str:
+    """``value`` without _UNWANTED characters, for a string that is not printable."""
+    # Line breaks are what usually makes a text non-printable (HTML content, multi-line
+    # summaries); without them, a printable rest holds nothing to remove either, and
+    # this check costs half of the regex's scan.
+    if value.replace("\n", "").isprintable():
+        return value
+    return _UNWANTED.sub("", value)
 
 
 def _clean_dataclass(value: Any, memo: dict[int, tuple[Any, Any]]) -> Any:
