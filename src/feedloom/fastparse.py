@@ -264,8 +264,11 @@ def _text(el: Any, *, fix: bool = True) -> str:
     """The text of an element that must hold only text; Unsupported if it holds markup."""
     if len(el):
         raise Unsupported(f"<{el.tag}> holds elements where text was expected")
-    text = (el.text or "").strip()
-    return _fix(text) if fix else text
+    text = el.text
+    if not text:
+        return ""
+    text = text.strip()
+    return _fix(text) if fix and not text.isascii() else text
 
 
 def _fix(text: str) -> str:
@@ -287,9 +290,10 @@ def _fix(text: str) -> str:
 
 
 def _mime(el: Any, default: str) -> str:
-    if not el.keys():  # most elements have no attribute at all: no mode, no type
+    keys = el.keys()
+    if not keys:  # most elements have no attribute at all: no mode, no type
         return default
-    if _attr(el, "mode") is not None:
+    if any(key.lower() == "mode" for key in keys):  # _attr(el, "mode") is not None
         raise Unsupported(f"<{el.tag}> has an Atom 0.3 mode attribute")
     raw = _attr(el, "type")
     if raw is None:

@@ -220,10 +220,13 @@ class _Context:
     link_base: str = ""
     # What scopes entry ids that are not IRIs (see _entry_id); set with the feed's meta.
     id_scope: str = ""
+    # Dates after this are dropped: now + FUTURE_TOLERANCE, added up once.
+    latest: datetime = field(init=False)
 
     def __post_init__(self) -> None:
         self.link_base = self.url
         self.id_scope = self.url
+        self.latest = self.now + FUTURE_TOLERANCE
 
     def set_id_scope(self, declared_id: str | None, self_url: str | None, site: str | None) -> None:
         """Choose what makes this feed's non-IRI entry ids unique among all feeds.
@@ -290,11 +293,11 @@ class _Context:
             return absolute
         return None
 
-    def date(self, raw: object, parsed: Any, what: str) -> datetime | None:
+    def date(self, raw: object, parsed: Any, label: str, name: str) -> datetime | None:
         """Read one date; ``parsed`` is feedparser's UTC struct_time, used as a fallback."""
         value = _parse_date(raw if isinstance(raw, str) else None, parsed, self.tz)
-        if value is not None and value > self.now + FUTURE_TOLERANCE:
-            self.warn(f"{what} {raw!r} is more than a day in the future; ignored")
+        if value is not None and value > self.latest:
+            self.warn(f"{label} {name} {raw!r} is more than a day in the future; ignored")
             return None
         return value
 
@@ -676,8 +679,8 @@ def _entry(raw: RawEntry, ctx: _Context, source: SourceRef) -> Entry:
         link=link,
         summary=summary,
         content=content or None,
-        published=ctx.date(raw.published, raw.published_parsed, f"{label} published"),
-        updated=ctx.date(raw.updated, raw.updated_parsed, f"{label} updated"),
+        published=ctx.date(raw.published, raw.published_parsed, label, "published"),
+        updated=ctx.date(raw.updated, raw.updated_parsed, label, "updated"),
         authors=_xml_authors(raw.authors, raw.author_text),
         categories=_dedupe(collapse_ws(term) for term in raw.categories),
         source=source,
@@ -1056,8 +1059,8 @@ def _json_entry(item: object, ctx: _Context, source: SourceRef) -> Entry:
         link=link,
         summary=truncate_text(summary_text, SUMMARY_LIMIT) or None,
         content=sanitize_html(body, base_url=ctx.link_base) or None,
-        published=ctx.date(_jstr(item, "date_published"), None, f"{label} date_published"),
-        updated=ctx.date(_jstr(item, "date_modified"), None, f"{label} date_modified"),
+        published=ctx.date(_jstr(item, "date_published"), None, label, "date_published"),
+        updated=ctx.date(_jstr(item, "date_modified"), None, label, "date_modified"),
         authors=_json_authors(item),
         categories=_dedupe(collapse_ws(t) for t in _jlist(item, "tags") if isinstance(t, str)),
         source=source,
@@ -1144,12 +1147,13 @@ def _hash_id(title: str, body: str) -> str:
 def _authors(raw: Iterable[Mapping[str, Any]] | None) -> tuple[Author, ...]:
     result: list[Author] = []
     for item in raw or ():
-        if not isinstance(item, Mapping):
+        if type(item) is not dict and not isinstance(item, Mapping):  # the ABC check is slow
             continue
-        name, email, uri = (
-            collapse_ws(clean_text(v)) if isinstance(v, str) else ""
-            for v in (item.get("name"), item.get("email"), item.get("href"))
-        )
+        # Most people have a name only: the empty fields need no cleaning.
+        name, email, uri = item.get("name"), item.get("email"), item.get("href")
+        name = collapse_ws(clean_text(name)) if name and isinstance(name, str) else ""
+        email = collapse_ws(clean_text(email)) if email and isinstance(email, str) else ""
+        uri = collapse_ws(clean_text(uri)) if uri and isinstance(uri, str) else ""
         if uri and not _is_web_url(uri):
             uri = ""  # javascript:/data: author links would be published as-is
         author = Author(name=name or None, email=email or None, uri=uri or None)
