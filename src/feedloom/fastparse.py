@@ -618,7 +618,7 @@ class _Reader:
         if key == "content" and self.feed.version != "atom10":
             # RSS <content>: feedparser guesses HTML from the text; not worth mirroring.
             raise Unsupported("<content> in RSS")
-        if _attr(el, "src") is not None:
+        if el.keys() and _attr(el, "src") is not None:
             raise Unsupported("<content src>: out-of-line content")
         if key == "content":
             mime, value = _construct(el, "text/plain")

@@ -737,7 +737,7 @@ def split_author(text: str) -> dict[str, str]:
     Internal, for fastparse: both readers must agree on every author.
     """
     name, email = text, None
-    match = _FP_EMAIL.search(text)
+    match = _FP_EMAIL.search(text) if "@" in text else None  # most are names only
     if match:
         email = match.group(0)
         name = name.replace(email, "").replace("()", "").replace("<>", "")
