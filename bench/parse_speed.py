@@ -18,11 +18,14 @@ work shares the machine). ``--sanitizers`` also times nh3 (what feedloom uses) a
 ``lxml_html_clean`` on every HTML body of both corpora and checks both on hostile
 input; ``--compare-fastfeedparser`` reads every file with fastfeedparser through
 feedloom's own normalisation and counts the fields that differ from the feedparser
-reader (the differential test of ``tests/test_fastparse.py``).
+reader (the differential test of ``tests/test_fastparse.py``); ``--breakdown`` splits
+the lxml path's time into lxml's parse, nh3 (sanitising and text) and feedloom's own
+Python, the floor being what lxml and nh3 take.
 
 Usage::
 
-    python bench/parse_speed.py [--feeds 60] [--runs 5] [--sanitizers] [--compare-fastfeedparser]
+    python bench/parse_speed.py [--feeds 60] [--runs 5] [--sanitizers]
+        [--compare-fastfeedparser] [--breakdown] [--only-feedloom]
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import csv
 import io
 import sys
 import tempfile
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -171,11 +175,14 @@ def report(title: str, rows: list[dict[str, Any]]) -> None:
         )
 
 
-def speed(name: str, docs: list[Doc], runs: int) -> None:
+def speed(name: str, docs: list[Doc], runs: int, *, only_feedloom: bool = False) -> None:
     rows = [measure("lxml floor", lxml_floor, docs, runs)]
     rows.append(measure("feedloom auto", feedloom(None), docs, runs))
     fast_docs = accepted_by_lxml(docs)
     rows.append(measure("feedloom lxml", feedloom("lxml"), fast_docs, runs))
+    if only_feedloom:
+        report(f"{name}: {len(fast_docs)} of {len(docs)} files take the lxml path", rows)
+        return
     rows.append(measure("feedloom feedparser", feedloom("feedparser"), docs, runs))
     try:
         import fastfeedparser  # noqa: F401
@@ -185,6 +192,82 @@ def speed(name: str, docs: list[Doc], runs: int) -> None:
         rows.append(measure("fastfeedparser", fastfeedparser_run, docs, runs))
     rows.append(measure("feedparser.parse", plain_feedparser, docs, runs))
     report(f"{name}: {len(fast_docs)} of {len(docs)} files take the lxml path", rows)
+
+
+# --- where the lxml path's time goes --------------------------------------------------
+
+
+class _Stopwatch:
+    """Adds up the wall time spent in one callable, wrapped in place of it."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.calls = 0
+
+    def wrap(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def timed_call(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.seconds += time.perf_counter() - start
+                self.calls += 1
+
+        return timed_call
+
+
+class _TimedCleaner:
+    """An nh3.Cleaner whose clean() is timed."""
+
+    def __init__(self, cleaner: Any, watch: _Stopwatch) -> None:
+        self.clean = watch.wrap(cleaner.clean)
+
+
+def breakdown(name: str, docs: list[Doc], runs: int) -> None:
+    """Time lxml's parse and nh3's clean() inside real parse_bytes runs of the lxml path.
+
+    Both are wrapped where feedloom calls them (etree.fromstring; the sanitising and
+    text cleaners), so the figures are of exactly the work a build does; the rest of
+    the run is feedloom's own Python (reading elements, ids, links, dates, text).
+    """
+    from lxml import etree
+
+    from feedloom import sanitize
+
+    fast_docs = accepted_by_lxml(docs)
+    run = feedloom("lxml")
+    run(fast_docs[:3])  # warm-up: imports, caches
+    original_parse, original_cleaner = etree.fromstring, sanitize._cleaner
+    original_text_cleaner = sanitize._TEXT_CLEANER
+    totals, lxml_s, nh3_s, entries = [], [], [], 0
+    try:
+        for _ in range(runs):
+            parse_watch, nh3_watch = _Stopwatch(), _Stopwatch()
+            etree.fromstring = parse_watch.wrap(original_parse)
+            sanitize._cleaner = lambda base, w=nh3_watch: _TimedCleaner(original_cleaner(base), w)
+            sanitize._TEXT_CLEANER = _TimedCleaner(original_text_cleaner, nh3_watch)
+            entries, sample = timed(lambda: run(fast_docs))
+            totals.append(sample.wall)
+            lxml_s.append(parse_watch.seconds)
+            nh3_s.append(nh3_watch.seconds)
+    finally:
+        etree.fromstring, sanitize._cleaner = original_parse, original_cleaner
+        sanitize._TEXT_CLEANER = original_text_cleaner
+    size = sum(len(d) for _, d in fast_docs)
+    total, lxml_t, nh3_t = median(totals), median(lxml_s), median(nh3_s)
+    own = total - lxml_t - nh3_t
+    print(f"\n== where the lxml path's time goes: {name} ({len(fast_docs)} files, "
+          f"{fmt_bytes(size)}, {entries} entries; median of {runs} runs)")  # fmt: skip
+    for label, seconds in (("lxml parse", lxml_t), ("nh3 clean", nh3_t), ("feedloom Python", own)):
+        print(
+            f"{label:<18}{fmt_s(seconds):>9}{seconds / total * 100:7.1f}%"
+            f"{seconds / max(entries, 1) * 1e6:9.1f} us/entry"
+        )
+    print(
+        f"{'total':<18}{fmt_s(total):>9}{100:7.1f}%{total / max(entries, 1) * 1e6:9.1f} us/entry"
+        f"   {size / 1e6 / total:.1f} MB/s; lxml + nh3 alone would be "
+        f"{size / 1e6 / (lxml_t + nh3_t):.1f} MB/s"
+    )
 
 
 # --- sanitisers ----------------------------------------------------------------------
@@ -359,14 +442,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sanitizers", action="store_true", help="also time nh3 vs lxml_html_clean")
     ap.add_argument("--compare-fastfeedparser", action="store_true",
                     help="also diff fastfeedparser against the feedparser reader")  # fmt: skip
+    ap.add_argument("--breakdown", action="store_true",
+                    help="split the lxml path's time: lxml, nh3, feedloom's Python")  # fmt: skip
+    ap.add_argument("--only-feedloom", action="store_true",
+                    help="time only the lxml floor and feedloom's lxml path (quick)")  # fmt: skip
     args = ap.parse_args(argv)
     runs = max(5, args.runs)
     print(environment_line())
     real = realworld()
     with tempfile.TemporaryDirectory() as tmp:
         gen = generated(args.feeds, Path(tmp))
-    speed("real-world corpus", real, runs)
-    speed(f"generated corpus ({args.feeds} feeds)", gen, runs)
+    speed("real-world corpus", real, runs, only_feedloom=args.only_feedloom)
+    speed(f"generated corpus ({args.feeds} feeds)", gen, runs, only_feedloom=args.only_feedloom)
+    if args.breakdown:
+        breakdown("real-world corpus", real, runs)
+        breakdown(f"generated corpus ({args.feeds} feeds)", gen, runs)
     if args.sanitizers:
         sanitizers(real + gen, runs)
     if args.compare_fastfeedparser:
