@@ -206,10 +206,11 @@ def sanitize_and_text(html: str, *, base_url: str | None = None) -> tuple[str, s
     if not html or ("<" not in html and "&" not in html) or _clean(html) is not html:
         return sanitize_html(html, base_url=base_url), html_to_text(html)
     result = _cleaner(base_url or None).clean(html)
-    marked = _OUT_TAG.sub("", _OUT_BLOCK_TAG.sub(" ", result))
-    text = collapse_ws(_clean(_html.unescape(marked)))
+    text = _html.unescape(_OUT_TAG.sub("", _OUT_BLOCK_TAG.sub(" ", result)))
     # As in sanitize_html: only a numeric reference can leave a forbidden character.
-    return (clean_text(result) if "&#" in html else result).strip(), text
+    if "&#" in html:
+        return clean_text(result).strip(), collapse_ws(clean_text(text))
+    return result.strip(), collapse_ws(text)
 
 
 def html_to_text(html: str) -> str:
