@@ -107,7 +107,7 @@ def clean_strings(value: _T) -> _T:
     return cast(_T, _clean(value, {}))
 
 
-def _clean(value: Any, memo: dict[int, tuple[Any, Any]]) -> Any:
+def _clean(value: Any, memo: dict[int, Any]) -> Any:
     cls = type(value)
     if cls is str:
         return value if value.isprintable() else _clean_text(value)
@@ -122,20 +122,24 @@ def _clean(value: Any, memo: dict[int, tuple[Any, Any]]) -> Any:
         if isinstance(value, tuple):
             return tuple(_clean(v, memo) for v in value)
         if isinstance(value, Mapping):
-            return {_clean(k, memo): _clean(v, memo) for k, v in value.items()}
+            # A mapping's items may be made on the fly: their ids are remembered only
+            # while they are alive (see below).
+            return {_clean(k, {}): _clean(v, {}) for k, v in value.items()}
         if not dataclasses.is_dataclass(value) or isinstance(value, type):
             return value
         _DATACLASSES.add(cls)  # next time straight here
     # Model objects are frozen, and one SourceRef is shared by every entry of its
-    # source: each is cleaned once per call. The memo keeps the original alive, so
-    # its id() cannot be reused by another object meanwhile.
-    seen = memo.get(id(value))
-    if seen is None:
-        seen = memo[id(value)] = (value, _clean_dataclass(value, memo))
-    return seen[1]
+    # source: each is cleaned once per call. Keying by id() is safe because everything
+    # met here is held by the value being cleaned (through tuples and fields), so no
+    # id() can be reused by another object during the walk.
+    key = id(value)
+    cleaned = memo.get(key, memo)
+    if cleaned is memo:  # not seen yet (the memo itself is never a value in it)
+        cleaned = memo[key] = _clean_dataclass(value, memo)
+    return cleaned
 
 
-def _clean_values(values: Sequence[Any], memo: dict[int, tuple[Any, Any]]) -> list[Any] | None:
+def _clean_values(values: Sequence[Any], memo: dict[int, Any]) -> list[Any] | None:
     """``values`` cleaned, or None when nothing in them changed.
 
     The common leaves are handled inline: this runs for every field of every entry.
@@ -172,7 +176,7 @@ def _clean_text(value: str) -> str:
     return _UNWANTED.sub("", value)
 
 
-def _clean_dataclass(value: Any, memo: dict[int, tuple[Any, Any]]) -> Any:
+def _clean_dataclass(value: Any, memo: dict[int, Any]) -> Any:
     plan = _plan(type(value))
     if plan is None:  # some field is not an __init__ argument: let dataclasses sort it out
         changes = {f.name: _clean(getattr(value, f.name), memo) for f in dataclasses.fields(value)}

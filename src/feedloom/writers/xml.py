@@ -23,7 +23,7 @@ import re
 from collections.abc import Callable
 
 from feedgen.entry import FeedEntry
-from feedgen.ext.base import BaseEntryExtension, BaseExtension
+from feedgen.ext.base import BaseExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
@@ -90,8 +90,15 @@ class _FeedExt(BaseExtension):  # type: ignore[misc]
         return rss
 
 
-class _EntryExt(BaseEntryExtension):  # type: ignore[misc]
-    """Entry level: writes links, enclosures, source, rank and also_from from the model."""
+class _EntryExt:
+    """Entry level: writes links, enclosures, source, rank and also_from from the model.
+
+    feedgen makes one per entry and calls only ``extend_rss``/``extend_atom`` on it, so
+    it does without feedgen's BaseEntryExtension, whose missing ``__slots__`` would give
+    each of thousands of instances a dict for the garbage collector to walk.
+    """
+
+    __slots__ = ("entry", "sources")
 
     def __init__(self) -> None:
         # Both set by _generator: the entry, and one cache per render of the <source>
@@ -147,6 +154,10 @@ class _EntryExt(BaseEntryExtension):  # type: ignore[misc]
             self._add_source(elem, entry.source, _atom_source)
         _add_feedloom(elem, entry)
         return elem
+
+    def extend_ns(self) -> dict[str, str]:
+        # As BaseEntryExtension's: namespaces are declared by the feed extension.
+        return {}
 
     def _entry(self) -> Entry:
         assert self.entry is not None, "entry extension used before bind"
