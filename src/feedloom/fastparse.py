@@ -286,7 +286,21 @@ def _fix(text: str) -> str:
         with contextlib.suppress(UnicodeError):
             text = latin1.decode("utf-8")
     # translate() looks every character up; most texts have no C1 character at all.
-    return text.translate(_cp1252) if _C1.search(text) else text
+    return text.translate(_cp1252) if _has_c1(text) else text
+
+
+def _has_c1(text: str) -> bool:
+    """Whether ``text`` has a C1 control (U+0080 to U+009F).
+
+    Each is C2 80 to C2 9F in UTF-8, so text whose UTF-8 has no C2 byte has none: a
+    byte search in C, where the regex looked at every character of long bodies.
+    """
+    try:
+        if b"\xc2" not in text.encode("utf-8"):
+            return False
+    except UnicodeEncodeError:  # a surrogate: only the regex can tell
+        pass
+    return _C1.search(text) is not None
 
 
 def _mime(el: Any, default: str) -> str:
