@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import inspect
 import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -207,23 +208,26 @@ def _evolve(value: _D, changes: dict[str, Any]) -> _D:
 def _plan(cls: type) -> _Plan | None:
     """Field names of dataclass ``cls``, a getter of their values, their positions (cached).
 
-    None unless every field is a positional ``__init__`` argument (no ``init=False``,
-    ``kw_only`` or ``InitVar``): only then is rebuilding from the fields what
-    ``replace`` does.
+    None unless ``__init__`` takes exactly the fields, in order, positionally (no
+    ``init=False`` field, ``kw_only`` or ``InitVar``): only then is rebuilding from
+    the fields what ``replace`` does.
     """
     try:
         return _PLANS[cls]
     except KeyError:
         pass
-    fields = dataclasses.fields(cls)
-    hints = getattr(cls, "__annotations__", {}).values()
+    names = tuple(f.name for f in dataclasses.fields(cls))
+    try:
+        params = list(inspect.signature(cls).parameters.values())
+    except (TypeError, ValueError):  # no signature to read
+        params = []
+    positional = inspect.Parameter.POSITIONAL_OR_KEYWORD
     plan = None
     if (
-        fields
-        and all(f.init and not f.kw_only for f in fields)
-        and not any("InitVar" in str(h) or "KW_ONLY" in str(h) for h in hints)
+        names
+        and [p.name for p in params] == list(names)
+        and all(p.kind is positional for p in params)
     ):
-        names = tuple(f.name for f in fields)
         # attrgetter fetches them all in one call; with one name it returns no tuple.
         getter = attrgetter(*names) if len(names) > 1 else lambda obj: (getattr(obj, names[0]),)
         plan = (names, getter, {name: i for i, name in enumerate(names)})
