@@ -794,3 +794,21 @@ def test_unusable_enclosures_and_categories_are_dropped() -> None:
     item_json = json.loads(render(feed, "json"))["items"][0]
     assert item_json["tags"] == ["上海"]
     assert item_json["attachments"] == [{"url": "https://e.org/a.mp3", "mime_type": "audio/mpeg"}]
+
+
+def test_a_malformed_source_url_never_crashes_a_writer() -> None:
+    from datetime import UTC, datetime
+
+    from feedloom.model import Entry, Feed, FeedMeta, SourceRef
+
+    ref = SourceRef(id="http://[broken", title="odd", url="http://[broken", link="http://[broken")
+    entry = Entry(
+        id="urn:x:1",
+        title="t",
+        link="http://[broken",
+        source=ref,
+        published=datetime(2024, 1, 1, tzinfo=UTC),
+    )
+    feed = Feed(FeedMeta(id="urn:x", title="f", link="https://x.example/"), [entry])
+    for fmt in ("rss", "atom", "json", "html"):
+        assert b"urn:x:1" in feed.render(fmt) or fmt == "html"

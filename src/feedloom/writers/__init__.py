@@ -361,7 +361,10 @@ def is_iri(value: str | None) -> bool:
         return False
     if _PLAIN_HTTP_URL.match(value):
         return True
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # "http://[broken": not an IRI, and never a crash
+        return False
     return bool(parts.scheme) and bool(parts.netloc or parts.path)
 
 
