@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from operator import attrgetter
 from typing import Any, TypeVar, cast
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from feedloom.model import Author, Enclosure, Entry, Feed, FeedMeta, SourceRef, utc
 
@@ -342,30 +342,30 @@ def rfc3339(value: datetime) -> str:
     return _whole_seconds(value).isoformat()
 
 
+def _split(value: str | None) -> SplitResult | None:
+    """``urlsplit(value)``, or None for an empty or malformed value ("http://[broken")."""
+    if not value:
+        return None
+    try:
+        return urlsplit(value)
+    except ValueError:
+        return None
+
+
 def is_url(value: str | None) -> bool:
     """True for an absolute http(s) URL, usable as a link outside this machine."""
-    if not value:
-        return False
-    if _PLAIN_HTTP_URL.match(value):
+    if value and _PLAIN_HTTP_URL.match(value):
         return True
-    try:
-        parts = urlsplit(value)
-    except ValueError:  # "http://[broken"
-        return False
-    return parts.scheme in ("http", "https") and bool(parts.netloc)
+    parts = _split(value)
+    return parts is not None and parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
 def is_iri(value: str | None) -> bool:
     """True for an absolute IRI (any scheme: ``https:``, ``urn:``, ``tag:``...)."""
-    if not value:
-        return False
-    if _PLAIN_HTTP_URL.match(value):
+    if value and _PLAIN_HTTP_URL.match(value):
         return True
-    try:
-        parts = urlsplit(value)
-    except ValueError:  # "http://[broken": not an IRI, and never a crash
-        return False
-    return bool(parts.scheme) and bool(parts.netloc or parts.path)
+    parts = _split(value)
+    return parts is not None and bool(parts.scheme) and bool(parts.netloc or parts.path)
 
 
 def escape_html(text: str, quote: bool = True) -> str:
