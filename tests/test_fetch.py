@@ -18,10 +18,11 @@ import zlib
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 from pytest_httpserver import HTTPServer
+from tests.conftest import LoopbackHTTPServer
 
 from feedloom import __version__
 from feedloom.errors import ConfigError, FetchError
@@ -66,7 +67,7 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
-class LoopbackServer(ThreadingHTTPServer):
+class LoopbackServer(LoopbackHTTPServer):
     """A threaded server on 127.0.0.1 whose routes are plain functions of the handler."""
 
     daemon_threads = False

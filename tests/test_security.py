@@ -17,14 +17,14 @@ import sys
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import feedparser
 import lxml.html
 import pytest
 from lxml import etree
-from tests.conftest import NEWS_PAGE, CliRunner
+from tests.conftest import NEWS_PAGE, CliRunner, LoopbackHTTPServer
 
 NOW = "2025-01-02T08:00:00+08:00"
 
@@ -65,7 +65,7 @@ class Loopback:
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = LoopbackHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.server.block_on_close = False
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)

@@ -26,14 +26,14 @@ import threading
 import time
 import tomllib
 from collections.abc import Callable, Iterator, Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs
 
 import feedparser
 import pytest
 import requests
-from tests.conftest import CliRunner
+from tests.conftest import CliRunner, LoopbackHTTPServer
 
 PYTHON = sys.executable
 SERVING_RE = re.compile(r"serving .* on http://(?P<host>[^/\s]+):(?P<port>\d+)/")
@@ -264,7 +264,7 @@ class Loopback:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = LoopbackHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
