@@ -69,7 +69,7 @@ def test_times_out_naming_lock_file_and_holder(state: Path, holder: subprocess.P
         lock.acquire()
     elapsed = time.monotonic() - started
 
-    assert 0.45 <= elapsed < 1.5
+    assert 0.45 <= elapsed < 3.0
     message = str(info.value)
     assert str(state) + ".lock" in message
     assert f"pid {holder.pid}" in message
@@ -98,7 +98,7 @@ def test_acquires_after_holder_is_killed(state: Path, holder: subprocess.Popen[s
 
     started = time.monotonic()
     with StateLock(state, wait=2):
-        assert time.monotonic() - started < 1.0
+        assert time.monotonic() - started < 1.8  # not the 2 s wait
         assert lock_path_for(state).read_text() == f"{os.getpid()}\n"
 
 

@@ -264,7 +264,7 @@ def test_runs_at_start_and_repeatedly(start: Callable[..., SchedulerThread]) -> 
     sched = start([Job("count", every(1.0), lambda: runs.append(time.monotonic()))])
     assert wait_until(lambda: len(runs) >= 2, timeout=4.0), runs
     assert sched.finish() == 0
-    assert runs[0] - sched.started_at < 0.6  # first run immediately, not after 1 s
+    assert runs[0] - sched.started_at < 0.9  # first run immediately, not after 1 s
     assert runs[1] - runs[0] >= 0.9  # then on the interval
 
 
