@@ -286,6 +286,11 @@ def test_atom_source_element(out: dict[str, bytes]) -> None:
     src = entries[3].find("a:source", NS)
     assert src.findtext("a:id", namespaces=NS) == "https://other.example.com/"
     assert src.findtext("a:title", namespaces=NS) == "东方快讯"
+    # The newest date among this output's entries from that origin: entry 8, published
+    # 16 hours before BASE (entries 4 and 15: 28 and 25 hours), the same in each copy.
+    dates = [entries[i].findtext("a:source/a:updated", namespaces=NS) for i in (3, 7, 14)]
+    assert dates == ["2020-02-29T20:00:00+00:00"] * 3
+    assert [child.tag.split("}")[1] for child in src] == ["id", "title", "updated", "link", "link"]
     links = {ln.get("rel"): ln.get("href") for ln in src.findall("a:link", NS)}
     assert links == {
         "alternate": "https://other.example.com/",
