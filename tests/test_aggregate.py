@@ -148,3 +148,32 @@ def test_gone_source_keeps_its_history(
     assert sum(1 for r, _ in httpserver.log if r.path == "/a.atom") == 1
     data = json.loads((project / "output" / "agg.json").read_bytes())
     assert len(data["items"]) == 15 + 24
+
+
+def test_quiet_build_reports_only_feeds_with_trouble(
+    project: Path, cli: CliRunner, httpserver: HTTPServer
+) -> None:
+    """``--quiet`` is for cron, which mails whatever a job prints: silence when all is well."""
+    httpserver.expect_request("/guardian.rss").respond_with_data(
+        (CORPUS / "rssparser__guardian.rss").read_bytes(), content_type="application/rss+xml"
+    )
+    httpserver.expect_request("/gone.xml").respond_with_data("nope", status=404)
+    good, gone = httpserver.url_for("/guardian.rss"), httpserver.url_for("/gone.xml")
+    feed_toml(project, [good])
+    (project / "feeds" / "troubled.toml").write_text(
+        'title = "坏"\nsite_url = "https://bad.example.org/"\n'
+        f'[[sources]]\ntype = "feed"\nurl = "{good}"\n'
+        f'[[sources]]\ntype = "feed"\nurl = "{gone}"\n',
+        encoding="utf-8",
+    )
+    noisy = cli("build", "--now", NOW, "agg", check=True)
+    assert noisy.stderr.startswith("agg: 55 entries, 55 new, written")
+    quiet = cli("build", "--quiet", "--now", NOW, check=True)
+    # The fetcher's own log line about the 404 comes too (timestamped): the report is the rest.
+    lines = [line for line in quiet.stderr.splitlines() if not line[:4].isdigit()]
+    assert lines[0].startswith("troubled: 55 entries, 55 new, written"), quiet.stderr
+    assert lines[0].endswith(", 1 of 2 sources failed")
+    assert lines[1].startswith(f"  source failed: {gone}") and "404" in lines[1]
+    assert not any(line.startswith("agg:") for line in lines)
+    (project / "feeds" / "troubled.toml").unlink()
+    assert cli("build", "-q", "--now", NOW, check=True).stderr == ""

@@ -139,6 +139,9 @@ def main(debug: bool, log_format: str) -> None:
 @wait_option
 @click.option("--now", help="Build clock (ISO 8601); default SOURCE_DATE_EPOCH or the real time.")
 @click.option("--force", is_flag=True, help="Fetch external feeds even when backing off.")
+@click.option(
+    "-q", "--quiet", is_flag=True, help="Report only feeds with failures or warnings (for cron)."
+)
 @click.argument("only", nargs=-1)
 @handle_errors
 def build(
@@ -148,6 +151,7 @@ def build(
     wait: float,
     now: str | None,
     force: bool,
+    quiet: bool,
     only: tuple[str, ...],
 ) -> None:
     """Build every feed in --feeds (or only the named ones) once, then exit (for cron)."""
@@ -162,6 +166,7 @@ def build(
         only=only,
         wait=wait,
         echo=click.get_current_context().find_root().params.get("log_format", "text"),
+        quiet=quiet,
     )
     sys.exit(report.exit_code)
 

@@ -36,11 +36,14 @@ def run_build(
     wait: float = 10.0,
     respect_freshness: bool = False,
     echo: str | None = "text",
+    quiet: bool = False,
 ) -> BuildReport:
     """Load the config, take the lock, build, report one line per feed on stderr.
 
     ``echo`` is ``"text"`` (plain lines), ``"json"`` (one log record per feed, for
     ``--log-format json``) or None (the caller reports, as the scheduler does).
+    ``quiet`` reports only the feeds with something wrong: a failure, a failed
+    source or a warning (cron mails whatever a job prints).
 
     Raises:
         ConfigError, LockTimeout, StoreError, WriteError.
@@ -66,11 +69,12 @@ def run_build(
     for feed in report.feeds:
         if feed.hub and feed.hub_topics:
             ping_hub(feed.hub, feed.hub_topics)
+    shown = [f for f in report.feeds if not quiet or f.error or f.failed_sources or f.warnings]
     if echo == "json":
-        for feed in report.feeds:
+        for feed in shown:
             log_report(feed)
     elif echo:
-        for feed in report.feeds:
+        for feed in shown:
             print(describe(feed), file=sys.stderr)
             for location, message in feed.failed_sources:
                 where = "" if location in message else f"{location}: "
