@@ -817,3 +817,49 @@ def test_a_malformed_source_url_never_crashes_a_writer() -> None:
     feed = Feed(FeedMeta(id="urn:x", title="f", link="https://x.example/"), [entry])
     for fmt in ("rss", "atom", "json", "html"):
         assert b"urn:x:1" in feed.render(fmt) or fmt == "html"
+
+
+def test_author_emails_that_are_not_addresses_are_dropped() -> None:
+    """External feeds put placeholders and names in e-mail fields (the real-world corpus
+    has ``atom_0.3.feed.entry[1].author.email``); written as-is they broke Atom's schema
+    and the W3C validator. An IDN domain is kept, in punycode."""
+    when = datetime(2024, 1, 1, tzinfo=UTC)
+    entries = [
+        Entry(id="urn:x:1", title="a", link="https://x.example/1", published=when,
+              authors=(Author(name="Ann", email="feed.entry[1].author.email"),)),
+        Entry(id="urn:x:2", title="b", link="https://x.example/2", published=when,
+              authors=(Author(email="not an address"), Author(name="Bo", email="mailto:bo@x.org"))),
+        Entry(id="urn:x:3", title="c", link="https://x.example/3", published=when,
+              authors=(Author(name="王", email="wang@例子.中国"),)),
+    ]  # fmt: skip
+    meta = FeedMeta(id="urn:x", title="f", link="https://x.example/", contact="editor (at) x")
+    feed = Feed(meta, entries)
+    atom = xml(render(feed, "atom"))
+    people = [
+        [(c.tag.split("}")[1], c.text) for c in a]
+        for e in atom.findall("a:entry", NS)
+        for a in e.findall("a:author", NS)
+    ]
+    assert people == [
+        [("name", "Ann")],
+        # an author with nothing left is no author at all
+        [("name", "Bo"), ("email", "bo@x.org")],
+        [("name", "王"), ("email", "wang@xn--fsqu00a.xn--fiqs8s")],
+    ]
+    rng = Path(__file__).parent / "data" / "writers" / "atom.rng"
+    schema = etree.RelaxNG(etree.parse(str(rng)))
+    assert schema.validate(atom), schema.error_log
+    rss = xml(render(feed, "rss"))
+    # RSS <author> must be an address: only entries whose every author has one get it.
+    assert [i.findtext("author") for i in rss.iter("item")] == [
+        None,
+        "bo@x.org (Bo)",
+        "wang@xn--fsqu00a.xn--fiqs8s (王)",
+    ]
+    assert rss.find("channel/managingEditor") is None  # the contact is no address either
+    items = json.loads(render(feed, "json"))["items"]
+    assert [i.get("authors") for i in items] == [
+        [{"name": "Ann"}],
+        [{"name": "Bo", "url": "mailto:bo@x.org"}],
+        [{"name": "王", "url": "mailto:wang@xn--fsqu00a.xn--fiqs8s"}],
+    ]

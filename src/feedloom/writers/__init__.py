@@ -263,11 +263,55 @@ def _entry_title(entry: Entry, link: str | None) -> str:
     return link or entry.id
 
 
+# An address as feed validators accept it: an unquoted ASCII local part (RFC 5322 atext
+# and dots) and a dotted host name. Atom's schema wants ".+@.+"; the W3C validator
+# wants this, and readers turn it into a mailto: link.
+_EMAIL = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+"
+    r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+)
+
+
+def email_address(value: str | None) -> str | None:
+    """``value`` as an e-mail address every format accepts, or None if it is not one.
+
+    Trims it and drops a ``mailto:`` prefix; a non-ASCII domain is written in IDNA
+    (punycode). External feeds put names, URLs and placeholders in e-mail fields,
+    which would make the output invalid (Atom's schema requires an ``@``).
+    """
+    if not value:
+        return None
+    value = value.strip()
+    if value[:7].lower() == "mailto:":
+        value = value[7:]
+    if _EMAIL.fullmatch(value):
+        return value
+    local, at, domain = value.rpartition("@")
+    if not at or domain.isascii():
+        return None
+    try:
+        ascii_domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        return None
+    value = f"{local}@{ascii_domain}"
+    return value if _EMAIL.fullmatch(value) else None
+
+
 def _author(author: Author) -> Author:
     # A person's URI becomes a live link in readers: only a web address may be one.
-    if author.uri is not None and not is_url(author.uri):
-        return dataclasses.replace(author, uri=None)
-    return author
+    uri = author.uri if author.uri is None or is_url(author.uri) else None
+    email = email_address(author.email)
+    if uri is author.uri and email == author.email:
+        return author
+    return dataclasses.replace(author, uri=uri, email=email)
+
+
+def _authors(authors: tuple[Author, ...]) -> tuple[Author, ...]:
+    """``authors`` with bad URIs and e-mail addresses dropped (the same tuple if none is)."""
+    fixed = tuple(_author(a) for a in authors)
+    if all(new is old for new, old in zip(fixed, authors, strict=True)):
+        return authors
+    return tuple(a for a in fixed if a.name or a.email or a.uri)
 
 
 def _enclosure(enc: Enclosure) -> Enclosure:
@@ -287,7 +331,8 @@ def prepare(feed: Feed) -> Feed:
     - fills an empty entry title from its summary, link or id, and an empty feed
       title/link/id from one another, since every format requires them;
     - drops empty categories, negative sizes, and entry links, enclosures and author
-      URIs that are not absolute http(s) URLs (``javascript:``, ``data:``, ``file:``...).
+      URIs that are not absolute http(s) URLs (``javascript:``, ``data:``, ``file:``...),
+      and author e-mails that are not addresses (see :func:`email_address`).
 
     Idempotent: preparing a prepared feed changes nothing.
     """
@@ -302,6 +347,7 @@ def prepare(feed: Feed) -> Feed:
         link=link,
         id=meta.id or link,
         self_urls=dict(meta.self_urls),
+        authors=_authors(meta.authors),
     )
     entries = []
     for entry in feed.entries:
@@ -317,10 +363,9 @@ def prepare(feed: Feed) -> Feed:
         if entry_link is not entry.link:
             changes["link"] = entry_link
         # Authors and categories are rebuilt only when one must go or change.
-        for author in entry.authors:
-            if author.uri is not None and not is_url(author.uri):
-                changes["authors"] = tuple(_author(a) for a in entry.authors)
-                break
+        authors = _authors(entry.authors)
+        if authors is not entry.authors:
+            changes["authors"] = authors
         for term in entry.categories:
             if not term.strip():
                 changes["categories"] = tuple(c for c in entry.categories if c.strip())

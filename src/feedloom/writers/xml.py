@@ -31,6 +31,7 @@ from lxml import etree
 from feedloom.model import Author, Entry, Feed, FeedMeta, SourceRef
 from feedloom.writers import (
     DEFAULT_ENCLOSURE_TYPE,
+    email_address,
     escape_html,
     feed_updated,
     is_iri,
@@ -319,7 +320,8 @@ def _rss_person(meta: FeedMeta) -> str | None:
         from email.utils import parseaddr
 
         name, addr = parseaddr(meta.contact)
-    if "@" not in addr:
+    addr = email_address(addr) or ""
+    if not addr:
         return None  # not an e-mail address: the validator would reject the feed
     if not name:
         name = next((a.name for a in meta.authors if a.name), None) or meta.title
