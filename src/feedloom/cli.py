@@ -238,6 +238,33 @@ def merge(
         sys.exit(3)
 
 
+@main.command("import-opml")
+@click.argument("opml_file", type=click.Path(path_type=Path))
+@click.option("--name", help="Feed name (the file feeds/NAME.toml); default: the OPML file's stem.")
+@click.option("--site-url", required=True, help="Home page URL of the merged feed.")
+@click.option("--title", help="Title of the merged feed; default: the OPML title.")
+@feeds_option
+@click.option("--force", is_flag=True, help="Replace an existing feed file of that name.")
+@handle_errors
+def import_opml(
+    opml_file: Path,
+    name: str | None,
+    site_url: str,
+    title: str | None,
+    feeds_dir: Path,
+    force: bool,
+) -> None:
+    """Make feeds/NAME.toml merging every feed of an OPML subscription list."""
+    from feedloom.opml import import_opml as run_import
+
+    path, opml = run_import(
+        opml_file, feeds_dir=feeds_dir, name=name, site_url=site_url, title=title, force=force
+    )
+    for message in opml.skipped:
+        click.echo(f"feedloom: warning: {opml_file}: {message}", err=True)
+    click.echo(f"{path}: {len(opml.subscriptions)} sources from {opml_file}", err=True)
+
+
 @main.command()
 @feeds_option
 @state_option
