@@ -206,6 +206,32 @@ def test_title_match_at_exact_threshold_when_one_title_contains_the_other() -> N
         assert [e.id for e in dedupe(pair, dedupe_titles=True)] == ["1"]
 
 
+def test_a_feeds_own_recurring_titles_stay_apart() -> None:
+    """Titles find one story told by several feeds, never two items of one feed: a
+    weekly thread has the same title and a new id and link every week."""
+    weekly = "本周开放讨论帖：大家都在聊什么"
+    a1 = make("a1", weekly, link="https://a.example/1", date=T0, source=SRC_A)
+    a2 = make("a2", weekly, link="https://a.example/2", date=T0 + timedelta(7), source=SRC_A)
+    # B reposts both weeks' threads a day later under its own ids and links.
+    b1 = make("b1", weekly, link="https://b.example/1", date=T0 + timedelta(1), source=SRC_B)
+    b2 = make("b2", weekly, link="https://b.example/2", date=T0 + timedelta(8), source=SRC_B)
+    kept = dedupe([b2, a2, b1, a1], dedupe_titles=True)
+    # b1 joins a1's group; b2 cannot (B is in it already) and joins a2's.
+    assert [(e.id, e.also_from) for e in kept] == [("a2", (SRC_B,)), ("a1", (SRC_B,))]
+    # Without sources nothing says the entries are distinct: all four are one story.
+    bare = [e.evolve(source=None) for e in (a1, a2, b1, b2)]
+    assert [e.id for e in dedupe(bare, dedupe_titles=True)] == ["a1"]
+
+
+def test_a_group_joined_by_link_counts_that_source() -> None:
+    title = "上海全市公园达到973座 即将实现千园之城"
+    a1 = make("a1", title, link="https://a.example/1", date=T0, source=SRC_A)
+    b1 = make("b1", "另一个标题", link="https://a.example/1", date=T0 + timedelta(1), source=SRC_B)
+    b2 = make("b2", title, link="https://b.example/2", date=T0 + timedelta(2), source=SRC_B)
+    # b1 is a1 by its link, so B already told this story: b2 is another item of B's.
+    assert [e.id for e in dedupe([a1, b1, b2], dedupe_titles=True)] == ["a1", "b2"]
+
+
 def test_short_titles_never_merge_by_title() -> None:
     kept = dedupe(
         [make("1", "视频", source=SRC_A), make("2", "视频", source=SRC_B)], dedupe_titles=True
@@ -553,20 +579,35 @@ def test_merge_invariants(case: tuple[list[list[Entry]], list[int | None], Merge
 
 
 def naive_title_dedupe(entries: list[Entry], threshold: float) -> list[str]:
-    """The O(n²) definition the indexed version must agree with (ids only, no links)."""
-    kept: list[tuple[frozenset[str], tuple[str, ...]]] = []
+    """The O(n²) definition the indexed version must agree with (ids only, no links).
+
+    Each entry joins the kept title most similar to its own (earliest on ties) among
+    those with the same numbers whose group has no entry of its source.
+    """
+    kept: list[tuple[frozenset[str], tuple[str, ...], set[str]]] = []
     kept_ids = []
-    for e in sorted(entries, key=lambda e: (e.date is None, e.date or T0, e.id)):
+    order = sorted(entries, key=lambda e: (e.date is None, e.date or T0, e.source is not None,
+                                           e.source.url if e.source else "", e.id))  # fmt: skip
+    for e in order:
         folded = unicodedata.normalize("NFKC", e.title).casefold()
         compact = "".join(c for c in folded if unicodedata.category(c)[0] not in "PZC")
         grams = frozenset(compact[i : i + 2] for i in range(len(compact) - 1))
         numbers = tuple(re.findall(r"\d+", folded))
-        long_enough = len(compact) >= 5
-        if long_enough and any(
-            n == numbers and title_similarity(grams, g) >= threshold for g, n in kept
-        ):
+        source = e.source.url if e.source else None
+        best, best_score = None, 0.0
+        if len(compact) >= 5:
+            for g, n, sources in kept:
+                if n != numbers or (source is not None and source in sources):
+                    continue
+                score = title_similarity(grams, g)
+                if score >= threshold and score > best_score:
+                    best, best_score = sources, score
+        if best is not None:
+            if source is not None:
+                best.add(source)
             continue
-        kept.append((grams, numbers) if long_enough else (frozenset(), ("never",)))
+        numbers_key = numbers if len(compact) >= 5 else ("never",)
+        kept.append((grams, numbers_key, {source} if source else set()))
         kept_ids.append(e.id)
     return sorted(kept_ids)
 
@@ -578,21 +619,22 @@ def naive_title_dedupe(entries: list[Entry], threshold: float) -> list[str]:
             st.sampled_from(headlines()[:6]),
             st.lists(st.tuples(st.integers(0, 40), st.sampled_from("的了是在新闻X")), max_size=3),
             st.integers(0, 3),
+            st.sampled_from([None, SRC_A, SRC_B, SRC_C]),
         ),
         max_size=40,
     ),
     st.sampled_from([0.6, 0.75, 0.85, 0.95]),
 )
 def test_indexed_title_dedupe_matches_quadratic_definition(
-    specs: list[tuple[str, list[tuple[int, str]], int]], threshold: float
+    specs: list[tuple[str, list[tuple[int, str]], int, SourceRef | None]], threshold: float
 ) -> None:
     entries = []
-    for n, (base, edits, hours) in enumerate(specs):
+    for n, (base, edits, hours, source) in enumerate(specs):
         title = base
         for where, char in edits:  # small edits: replace one character
             where %= len(title)
             title = title[:where] + char + title[where + 1 :]
-        entries.append(make(f"{n:03}", title, date=T0 + timedelta(hours=hours)))
+        entries.append(make(f"{n:03}", title, date=T0 + timedelta(hours=hours), source=source))
     got = sorted(e.id for e in dedupe(entries, dedupe_titles=True, title_threshold=threshold))
     assert got == naive_title_dedupe(entries, threshold)
 

@@ -11,9 +11,12 @@ Identity for deduplication, tried in this order:
    slash, fragment, percent-encoding and tracking parameters do not count;
 3. optionally, a near-identical title: the Jaccard similarity of the titles'
    character bigrams (:func:`title_fingerprint`, :func:`title_similarity`) is at
-   least the threshold, *and* both titles carry the same numbers. The number rule
-   keeps "Weekly digest #12" and "#13", or two timetable notices for different
-   dates, apart although their bigrams are 90 % alike.
+   least the threshold, *and* both titles carry the same numbers, *and* the
+   entry's source is not in the group yet. The number rule keeps "Weekly digest
+   #12" and "#13", or two timetable notices for different dates, apart although
+   their bigrams are 90 % alike; the source rule keeps a feed's own recurring
+   titles apart (a monthly "Who is hiring?" thread has a new id and link each
+   month): titles find the same story told by *another* feed.
 
 The earliest entry of a duplicate group wins (see :func:`dedupe`), and the other
 entries' sources are recorded in the winner's ``also_from``.
@@ -317,8 +320,9 @@ class _Bucket:
         # than _RARE_BIGRAM titles is never looked up.
         self.unique = {gram for gram, n in self.frequency.items() if n == 1}
         self.rare = {gram for gram, n in self.frequency.items() if 1 < n <= _RARE_BIGRAM}
-        # Kept titles are pairwise below the threshold, so at most one per fingerprint.
-        self.exact: dict[frozenset[str], int] = {}
+        # Kept titles with this fingerprint, earliest first: several only when they
+        # come from one source (see _TitleMatcher.match).
+        self.exact: dict[frozenset[str], list[int]] = {}
         # bigram -> (slot, position of the bigram in that slot's order)
         self.index: dict[str, list[tuple[int, int]]] = {}
 
@@ -345,6 +349,20 @@ class _TitleMatcher:
 
     def __init__(self, entries: Sequence[Entry], threshold: float) -> None:
         self.threshold = threshold
+        # An entry without a known source may join any group.
+        self.sources = [_source_key(entry.source) or None for entry in entries]
+        # The sources an entry stands for already (its also_from, from an earlier
+        # merge): they count as in its group, or merging a merged feed again would
+        # join what the first merge kept apart.
+        self.absorbed = {
+            position: keys
+            for position, entry in enumerate(entries)
+            if entry.also_from and (keys := {k for r in entry.also_from if (k := _source_key(r))})
+        }
+        # slot -> the winner's known source; and the other known sources its group
+        # gained (rare: a dict of sets for every slot cost a fifth of the merge).
+        self.winner_source: dict[int, str] = {}
+        self.joined_sources: dict[int, set[str]] = {}
         compacts: list[str] = []
         # None for a title too short to match by title.
         self.numbers: list[tuple[str, ...] | None] = []
@@ -387,30 +405,65 @@ class _TitleMatcher:
         ordered = sorted(sorted(usable), key=bucket.frequency.__getitem__)
         return start, ordered[: length - start]
 
+    def join(self, slot: int, position: int) -> None:
+        """Record that the entry at ``position`` joined the group at ``slot`` (any way)."""
+        source = self.sources[position]
+        if source is not None and self.winner_source.get(slot) != source:
+            self.joined_sources.setdefault(slot, set()).add(source)
+        self._absorb(slot, position)
+
+    def _keep(self, slot: int, position: int, source: str | None) -> None:
+        if source is not None:
+            self.winner_source[slot] = source
+        self._absorb(slot, position)
+
+    def _absorb(self, slot: int, position: int) -> None:
+        absorbed = self.absorbed.get(position)
+        if absorbed:
+            self.joined_sources.setdefault(slot, set()).update(absorbed)
+
+    def _allowed(self, slot: int, source: str | None) -> bool:
+        """Whether an entry of ``source`` may join ``slot``'s group by its title."""
+        if source is None:
+            return True
+        if self.winner_source.get(slot) == source:
+            return False
+        joined = self.joined_sources.get(slot)
+        return joined is None or source not in joined
+
     def match(self, position: int, new_slot: int) -> int | None:
         """Return the slot of the most similar kept title (earliest on ties).
 
-        If there is none, the title at ``position`` is kept as ``new_slot``.
+        Groups that hold an entry of this entry's source are passed over. If there is
+        no match, the title at ``position`` is kept as ``new_slot``.
         """
+        source = self.sources[position]
         grams = self.fingerprints[position]
         numbers = self.numbers[position]
         if grams is None or numbers is None:
+            self._keep(new_slot, position, source)
             return None
         bucket = self.buckets[numbers]
-        slot = bucket.exact.get(grams)
-        if slot is not None:
-            return slot
+        for slot in bucket.exact.get(grams, ()):
+            if self._allowed(slot, source):
+                return slot  # similarity 1.0, and the earliest such slot
         start, prefix = self._prefix(grams, bucket)
-        best = self._search(grams, bucket, start, prefix) if prefix else None
+        best = self._search(grams, bucket, start, prefix, source) if prefix else None
         if best is None:
+            self._keep(new_slot, position, source)
             self.kept[new_slot] = grams
-            bucket.exact[grams] = new_slot
+            bucket.exact.setdefault(grams, []).append(new_slot)
             for j, gram in enumerate(prefix, start):
                 bucket.index.setdefault(gram, []).append((new_slot, j))
         return best
 
     def _search(
-        self, grams: frozenset[str], bucket: _Bucket, start: int, prefix: list[str]
+        self,
+        grams: frozenset[str],
+        bucket: _Bucket,
+        start: int,
+        prefix: list[str],
+        source: str | None,
     ) -> int | None:
         threshold = self.threshold
         size = len(grams)
@@ -428,6 +481,8 @@ class _TitleMatcher:
                 if slot in seen:
                     continue
                 seen.add(slot)
+                if source is not None and not self._allowed(slot, source):
+                    continue
                 other = kept[slot]
                 n_other = len(other)
                 if not low <= n_other <= high:
@@ -472,7 +527,9 @@ def dedupe(
     Entries are visited from earliest to latest (by :attr:`Entry.date`; undated
     count as latest). Each one joins the first kept entry that has its id, else
     its canonical link, else (with ``dedupe_titles``) a near-identical title and
-    the same numbers; otherwise it is kept. A merged entry's id and link keep
+    the same numbers in a group without an entry of its own source (a feed's
+    entries with distinct ids and links are distinct items, however alike their
+    titles); otherwise it is kept. A merged entry's id and link keep
     pointing at its winner, so an entry that shares only an id with an earlier
     duplicate still finds the group; titles are compared with kept entries only,
     so a chain of small edits cannot drift into an unrelated headline.
@@ -536,6 +593,8 @@ def dedupe(
             winners.append(position)
             merged.append([])
         else:
+            if titles is not None:
+                titles.join(slot, position)
             if entry.source is not None:
                 merged[slot].append(entry.source)
             merged[slot].extend(entry.also_from)
