@@ -176,6 +176,57 @@ def test_failing_source_is_reported_and_history_is_kept(project: Path, cli: CliR
     assert "transit.atom" in status.stdout and "error=" in status.stdout
 
 
+def test_status_for_scripts_and_monitors(project: Path, cli: CliRunner) -> None:
+    """``--json`` for scripts; ``--fail-after`` exits 3 when a configured source has not
+    succeeded for that long, so a monitor catches a dead cron job or a dead origin."""
+    fresh = cli("status", "--fail-after", "1h", "--now", NOW)
+    assert fresh.returncode == 3  # nothing built yet: a cron job that never ran
+    assert "feedloom: stale: news: " in fresh.stderr and ": never built" in fresh.stderr
+    cli("build", "--now", NOW, check=True)
+    transit = project / "sources" / "external" / "transit.atom"
+    transit.write_text("<html>gone</html>", encoding="utf-8")
+    cli("build", "--now", LATER, check=True)  # one source fails; the feed is still written
+
+    records = json.loads(cli("status", "--json", check=True).stdout)
+    assert [(r["feed"], r["type"], Path(r["location"]).name) for r in records] == [
+        ("merged", "feed", "culture.xml"),
+        ("merged", "feed", "transit.atom"),
+        ("merged", "newspage", "news.txt"),
+        ("news", "newspage", "news.txt"),
+    ]
+    broken = records[1]
+    assert broken["configured"] is True
+    # NOW and LATER are 08:00 in +08:00, a day apart.
+    assert broken["last_success"] == "2025-01-02T00:00:00Z"
+    assert broken["last_attempt"] == "2025-01-03T00:00:00Z"
+    assert "transit.atom" in broken["last_error"]
+    assert records[0]["last_success"] == "2025-01-03T00:00:00Z"
+
+    # With two days to spare everything is fresh (and a check says nothing)...
+    ok = cli("status", "--fail-after", "2d", "--now", LATER)
+    assert (ok.returncode, ok.stdout, ok.stderr) == (0, "", "")
+    # ... with twelve hours only the failing source is stale, and it says since when and why.
+    stale = cli("status", "--fail-after", "12h", "--now", LATER)
+    assert stale.returncode == 3 and stale.stdout == ""
+    (line,) = stale.stderr.splitlines()
+    assert line.startswith(
+        f"feedloom: stale: merged: {transit}: no success since 2025-01-02 00:00:00Z (last error: "
+    ), line
+
+    # A source removed from the config is marked, and no longer counts for monitors.
+    toml = project / "feeds" / "merged.toml"
+    text = toml.read_text(encoding="utf-8")
+    cut = text.index('[[sources]]\ntype = "feed"\nurl = "../sources/external/transit.atom"')
+    toml.write_text(text[:cut], encoding="utf-8")
+    assert cli("status", "--fail-after", "12h", "--now", LATER).returncode == 0
+    listing = cli("status", check=True).stdout.splitlines()
+    assert [ln.endswith("\t(no longer configured)") for ln in listing] == [
+        False, True, False, False
+    ]  # fmt: skip
+    bad = cli("status", "--fail-after", "soon")
+    assert bad.returncode == 2 and "--fail-after" in bad.stderr
+
+
 def test_fail_on_source_error_sets_the_exit_status(project: Path, cli: CliRunner) -> None:
     toml = project / "feeds" / "merged.toml"
     toml.write_text(

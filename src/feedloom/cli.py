@@ -268,17 +268,47 @@ def import_opml(
 @main.command()
 @feeds_option
 @state_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON array of sources, for scripts.")
+@click.option(
+    "--fail-after",
+    metavar="DURATION",
+    help="Only check: exit 3, naming them, if configured sources have had no success "
+    "for this long ('6h'); silent otherwise. For monitors.",
+)
+@click.option("--now", help="Clock for --fail-after (ISO 8601); default the real time.")
 @handle_errors
-def status(feeds_dir: Path, state_path: Path) -> None:
+def status(
+    feeds_dir: Path, state_path: Path, as_json: bool, fail_after: str | None, now: str | None
+) -> None:
     """List each source: last fetch, HTTP status, entries, last error, next allowed fetch."""
-    from feedloom.runner import source_statuses
+    from feedloom.runner import source_statuses, stale_sources, status_line, status_record
 
+    if fail_after is not None:
+        from feedloom.config import parse_duration
+
+        try:
+            max_age = parse_duration(fail_after)
+        except ValueError as exc:
+            raise ConfigError(str(exc), key="--fail-after") from None
+        clock = resolve_now(now) or datetime.now(UTC)
+        problems = stale_sources(
+            feeds_dir=feeds_dir, state_path=state_path, now=clock, max_age=max_age
+        )
+        for problem in problems:
+            click.echo(f"feedloom: stale: {problem}", err=True)
+        # A check for monitors and cron: silent when all is well, like build --quiet.
+        sys.exit(3 if problems else 0)
     rows = source_statuses(feeds_dir=feeds_dir, state_path=state_path)
+    if as_json:
+        import json
+
+        data = [status_record(status, configured) for status, configured in rows]
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
     if not rows:
         click.echo("no sources have been built yet")
-        return
-    for row in rows:
-        click.echo(row)
+    for status, configured in rows:
+        click.echo(status_line(status, configured))
 
 
 @main.command()

@@ -18,7 +18,7 @@ from typing import Any
 from feedloom.build import BuildReport, FeedReport, build_feeds, describe
 from feedloom.config import load_feed_configs
 from feedloom.errors import ConfigError, FeedloomError
-from feedloom.store import Store
+from feedloom.store import SourceStatus, Store
 
 __all__ = ["run_build", "run_service", "serve_output", "source_statuses"]
 
@@ -84,24 +84,113 @@ def run_build(
     return report
 
 
-def source_statuses(*, feeds_dir: Path, state_path: Path) -> list[str]:
-    """One line per recorded source for ``feedloom status``."""
+def configured_sources(feeds_dir: Path) -> dict[tuple[str, str], tuple[str, str]]:
+    """``(feed, source key) -> (type, location)`` of every source the feed files name.
+
+    Raises:
+        ConfigError: a feed file is invalid.
+    """
+    from feedloom.build import prepare
+
+    return {
+        (p.config.name, adapter.key): (adapter.type, _location(adapter))
+        for p in prepare(load_feed_configs(feeds_dir))
+        for adapter in p.adapters
+    }
+
+
+def _location(adapter: Any) -> str:
+    # Adapters name their origin differently (a feed's URL, a page's path).
+    for name in ("location", "path", "url"):
+        value = getattr(adapter, name, None)
+        if value:
+            return str(value)
+    return str(adapter.key)
+
+
+def source_statuses(*, feeds_dir: Path, state_path: Path) -> list[tuple[SourceStatus, bool | None]]:
+    """Each recorded source's status, and whether a feed file still names it.
+
+    ``None`` when the feed files cannot be read (``status`` still shows the state).
+    """
     if not state_path.exists():
         return []
     with Store(state_path) as store:
         rows = store.statuses()
-    lines = []
-    for s in rows:
+    try:
+        current: dict[tuple[str, str], tuple[str, str]] | None = configured_sources(feeds_dir)
+    except ConfigError:
+        current = None
+    return [(s, None if current is None else (s.feed, s.source) in current) for s in rows]
 
-        def fmt(d: datetime | None) -> str:
-            return d.strftime("%Y-%m-%d %H:%M:%SZ") if d else "-"
 
-        lines.append(
-            f"{s.feed}\t{s.kind}\t{s.location}\tlast={fmt(s.last_attempt)}\tok={fmt(s.last_success)}\t"
-            f"http={s.http_status or '-'}\tentries={s.entries if s.entries is not None else '-'}\t"
-            f"next={fmt(s.next_fetch)}\terror={s.last_error or '-'}"
-        )
-    return lines
+def status_line(status: SourceStatus, configured: bool | None) -> str:
+    """The tab-separated line ``feedloom status`` prints for one source."""
+
+    def fmt(d: datetime | None) -> str:
+        return d.strftime("%Y-%m-%d %H:%M:%SZ") if d else "-"
+
+    s = status
+    line = (
+        f"{s.feed}\t{s.kind}\t{s.location}\tlast={fmt(s.last_attempt)}\tok={fmt(s.last_success)}\t"
+        f"http={s.http_status or '-'}\tentries={s.entries if s.entries is not None else '-'}\t"
+        f"next={fmt(s.next_fetch)}\terror={s.last_error or '-'}"
+    )
+    return line + ("\t(no longer configured)" if configured is False else "")
+
+
+def status_record(status: SourceStatus, configured: bool | None) -> dict[str, Any]:
+    """One source's status as JSON-ready data (``feedloom status --json``)."""
+
+    def fmt(d: datetime | None) -> str | None:
+        return d.isoformat().replace("+00:00", "Z") if d else None
+
+    s = status
+    return {
+        "feed": s.feed,
+        "source": s.source,
+        "type": s.kind,
+        "location": s.location,
+        "configured": configured,
+        "last_attempt": fmt(s.last_attempt),
+        "last_success": fmt(s.last_success),
+        "http_status": s.http_status,
+        "entries": s.entries,
+        "last_error": s.last_error,
+        "next_fetch": fmt(s.next_fetch),
+    }
+
+
+def stale_sources(
+    *, feeds_dir: Path, state_path: Path, now: datetime, max_age: timedelta
+) -> list[str]:
+    """Why each configured source is stale: no success within ``max_age`` of ``now``.
+
+    A source no build has recorded yet counts as stale too: for monitoring, a cron
+    job that never ran is the failure to catch.
+
+    Raises:
+        ConfigError: a feed file is invalid (a monitor should see that as a failure).
+    """
+    current = configured_sources(feeds_dir)
+    recorded = {}
+    if state_path.exists():
+        with Store(state_path) as store:
+            recorded = {(s.feed, s.source): s for s in store.statuses()}
+    problems = []
+    for (feed, key), (_kind, location) in sorted(current.items()):
+        status = recorded.get((feed, key))
+        if status is None or status.last_attempt is None:
+            problems.append(f"{feed}: {location}: never built")
+        elif status.last_success is None or now - status.last_success > max_age:
+            since = (
+                status.last_success.strftime("%Y-%m-%d %H:%M:%SZ")
+                if status.last_success
+                else "never"
+            )
+            error = f" (last error: {status.last_error})" if status.last_error else ""
+            problems.append(f"{feed}: {location}: no success since {since}{error}")
+    return problems
 
 
 def _max_age_for(feeds_dir: Path) -> Callable[[str], int | None]:
