@@ -11,6 +11,8 @@ import feedparser
 import pytest
 from tests.conftest import NEWS_PAGE, CliRunner, snapshot
 
+from feedloom.opml import read_opml
+
 NOW = "2025-01-02T08:00:00+08:00"
 LATER = "2025-01-03T08:00:00+08:00"
 
@@ -174,6 +176,29 @@ def test_failing_source_is_reported_and_history_is_kept(project: Path, cli: CliR
     assert any("城际线夜间加开班次" in i["title"] for i in data["items"])
     status = cli("status", check=True)
     assert "transit.atom" in status.stdout and "error=" in status.stdout
+
+
+def test_feeds_opml_lists_every_published_feed(project: Path, cli: CliRunner) -> None:
+    """Readers import OPML to subscribe to many feeds at once; Planet-style sites publish
+    one. Read back with feedloom's own OPML reader, and checked against the feed files."""
+    cli("build", "--now", NOW, check=True)
+    opml = read_opml(project / "output" / "feeds.opml")
+    assert opml.title == "订阅源"
+    assert [(s.title, s.url, s.html_url) for s in opml.subscriptions] == [
+        (
+            "新闻热榜 · 综合",
+            "https://news.example.com/feeds/merged.xml",
+            "https://news.example.com/",
+        ),
+        ("新闻热榜", "https://news.example.com/feeds/news.xml", "https://news.example.com/"),
+    ]
+    # Each URL is the feed's own self link, as written in the RSS file it names.
+    for sub in opml.subscriptions:
+        name = sub.url.rsplit("/", 1)[1]
+        rss = (project / "output" / name).read_text(encoding="utf-8")
+        assert f'href="{sub.url}" rel="self"' in rss
+    index = (project / "output" / "index.html").read_text(encoding="utf-8")
+    assert '<a href="feeds.opml" type="text/x-opml">' in index
 
 
 def test_status_for_scripts_and_monitors(project: Path, cli: CliRunner) -> None:

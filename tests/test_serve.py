@@ -35,6 +35,7 @@ ATOM = b'<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/20
 JSON = '{"version": "https://jsonfeed.org/version/1.1", "title": "新闻"}\n'.encode()
 HTML = "<!doctype html><title>新闻</title><p>你好</p>\n".encode()
 INDEX = b"<!doctype html><title>index</title>\n"
+OPML = b'<?xml version="1.0"?><opml version="2.0"><head/><body/></opml>\n'
 SECRET = b"<rss>outside the output folder</rss>\n"
 # 2024-01-02 03:04:05 UTC, a whole second so Last-Modified round-trips exactly.
 MTIME = 1704164645
@@ -57,6 +58,7 @@ def output(tmp_path: Path) -> Path:
     _write(out / "news.html", HTML)
     _write(out / "index.html", INDEX)
     _write(out / "robots.txt", b"User-agent: *\n")
+    _write(out / "feeds.opml", OPML)
     _write(out / "新闻.xml", RSS)
     _write(out / "subdir" / "inner.xml", ATOM)
     _write(out / ".hidden", b"secret\n")
@@ -136,6 +138,7 @@ def _raw(server: FeedServer, method: str, target: str, headers: dict[str, str] |
         ("/news.json", "application/feed+json; charset=utf-8", JSON),
         ("/news.html", "text/html; charset=utf-8", HTML),
         ("/robots.txt", "text/plain; charset=utf-8", b"User-agent: *\n"),
+        ("/feeds.opml", "text/x-opml; charset=utf-8", OPML),
         ("/", "text/html; charset=utf-8", INDEX),
         ("/index.html", "text/html; charset=utf-8", INDEX),
         ("/subdir/inner.xml", "application/rss+xml; charset=utf-8", ATOM),

@@ -440,11 +440,10 @@ def _record_status(
 
 
 def _write_index(configs: Sequence[FeedConfig], output_dir: Path) -> None:
-    """Write ``index.html`` listing every feed that has been built."""
-    try:
-        from feedloom.writers.html import render_index
-    except ImportError:  # pragma: no cover - the HTML writer is part of the package
-        return
+    """Write ``index.html`` and ``feeds.opml`` listing every feed that has been built."""
+    from feedloom.opml import OPML_NAME, render_opml
+    from feedloom.writers.html import index_title, render_index
+
     metas = [
         FeedMeta(
             id=c.feed_id,
@@ -458,7 +457,11 @@ def _write_index(configs: Sequence[FeedConfig], output_dir: Path) -> None:
         )
         for c in configs
     ]
-    publish(output_dir / "index.html", render_index(metas))
+    opml = render_opml(metas, title=index_title(metas))
+    # Listed on the index page only when it exists (a feed has an absolute URL).
+    publish(output_dir / "index.html", render_index(metas, opml=opml is not None))
+    if opml is not None:
+        publish(output_dir / OPML_NAME, opml)
 
 
 def describe(report: FeedReport) -> str:

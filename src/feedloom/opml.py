@@ -1,4 +1,5 @@
-"""Read OPML subscription lists and turn them into a feed file (``feedloom import-opml``).
+"""OPML subscription lists: read one into a feed file (``feedloom import-opml``), and
+write ``output/feeds.opml`` listing every published feed (:func:`render_opml`).
 
 Every feed reader exports its subscriptions as OPML 1.0/2.0: nested ``<outline>``
 elements, those with an ``xmlUrl`` being feeds and the others folders. feedloom
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import re
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -21,8 +23,17 @@ from urllib.parse import urlsplit
 from lxml import etree
 
 from feedloom.errors import ConfigError, InputError
+from feedloom.model import FeedMeta
 
-__all__ = ["Opml", "Subscription", "feed_toml", "import_opml", "read_opml"]
+__all__ = [
+    "OPML_NAME",
+    "Opml",
+    "Subscription",
+    "feed_toml",
+    "import_opml",
+    "read_opml",
+    "render_opml",
+]
 
 # The whole document is bounded so that a mistaken path (a disk image, a log) fails
 # fast instead of filling memory; real subscription lists are a few hundred KB.
@@ -255,3 +266,50 @@ def import_opml(
             raise ConfigError(exc.message, path=str(target), key=exc.key) from None
     publish(target, text.encode("utf-8"))
     return target, opml
+
+
+#: The file in ``output/`` that lists every published feed.
+OPML_NAME = "feeds.opml"
+
+# Which file a subscription points at, best first: RSS 2.0 is what every reader and
+# OPML tool knows (OPML 2.0 calls every feed type="rss").
+_SUBSCRIBE_ORDER = ("rss", "atom", "json")
+
+
+def render_opml(feeds: Sequence[FeedMeta], *, title: str) -> bytes | None:
+    """OPML 2.0 listing ``feeds``, so a reader can subscribe to all of them at once.
+
+    Each feed appears once, by name, pointing at its RSS file (else Atom, else JSON
+    Feed) with its site as ``htmlUrl``. No creation date is written: the same feeds
+    give the same bytes, so an unchanged rebuild leaves the file alone.
+
+    Returns:
+        UTF-8 bytes, or None when no feed has an absolute feed URL to list.
+    """
+    from feedloom.writers import clean_strings, is_url
+
+    rows = []
+    for meta in sorted((clean_strings(m) for m in feeds), key=lambda m: (m.name, m.id)):
+        url = next((meta.self_urls[f] for f in _SUBSCRIBE_ORDER if meta.self_urls.get(f)), None)
+        if is_url(url):
+            rows.append((meta, url))
+    if not rows:
+        return None
+    root = etree.Element("opml", version="2.0")
+    head = etree.SubElement(root, "head")
+    etree.SubElement(head, "title").text = title
+    body = etree.SubElement(root, "body")
+    for meta, url in rows:
+        outline = etree.SubElement(body, "outline")
+        for name, value in (
+            ("type", "rss"),
+            ("text", meta.title or meta.name),
+            ("title", meta.title or meta.name),
+            ("xmlUrl", url),
+            ("htmlUrl", meta.link if is_url(meta.link) else None),
+            ("description", meta.description or None),
+            ("language", meta.language or None),
+        ):
+            if value:
+                outline.set(name, value)  # in this order, for stable bytes
+    return etree.tostring(root, encoding="utf-8", xml_declaration=True, pretty_print=True)

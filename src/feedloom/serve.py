@@ -74,6 +74,8 @@ CONTENT_TYPES: dict[str, str] = {
     ".json": "application/feed+json; charset=utf-8",
     ".html": "text/html; charset=utf-8",
     ".txt": "text/plain; charset=utf-8",
+    # No registered type; readers and OPML tools use this one.
+    ".opml": "text/x-opml; charset=utf-8",
 }
 
 _ALLOW = "GET, HEAD"
