@@ -434,6 +434,18 @@ def test_mojibake_is_repaired_as_feedparser_does() -> None:
     assert _fast("<description>caf\u00c3\u00a9</description>").entries[0].summary == "café"
 
 
+def test_c1_controls_become_windows_1252_characters_in_any_text() -> None:
+    # feedparser maps U+0080-U+009F to what those bytes mean in windows-1252 (0x85 is
+    # "…", 0x80 "€", 0x93/0x94 curly quotes), in Latin text and in CJK text alike. (Not
+    # at either end: U+0085 is whitespace to str.strip, which both readers apply first.)
+    entry = _fast(
+        "<category>\u4e2d\u0085\u6587</category>"
+        "<description>\u0093\u5f15\u0094 \u0080 caf\u00e9</description>"
+    ).entries[0]
+    assert entry.categories == ("\u4e2d\u2026\u6587",)
+    assert entry.summary == "\u201c\u5f15\u201d \u20ac caf\u00e9"
+
+
 # --- differential: generated documents -----------------------------------------------
 
 ITEM_PARTS = [
