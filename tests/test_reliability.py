@@ -48,6 +48,7 @@ from tests.test_security import (
 
 from feedloom.errors import FetchError, ParseError
 from feedloom.fetch import Fetcher, Limits
+from feedloom.opml import read_opml
 from feedloom.parse import parse_bytes
 
 NOW = "2025-01-02T08:00:00+08:00"
@@ -327,17 +328,21 @@ def make_big_project(project: Path, rounds: int = 0) -> None:
 
 
 OUTPUTS = [f"{f}{s}" for f in ("news", "merged") for s in (".xml", ".atom", ".json", ".html")]
+# Written by every build for the whole site.
+SITE_FILES = ["index.html", "feeds.opml"]
 
 
 def check_outputs(out: Path) -> dict[str, int]:
     """Every output is absent or a complete, valid document; returns entry counts."""
     counts = {}
-    for name in [*OUTPUTS, "index.html"]:
+    for name in [*OUTPUTS, *SITE_FILES]:
         path = out / name
         if not path.exists():
             continue
         data = path.read_bytes()
-        if name.endswith((".xml", ".atom")):
+        if name.endswith(".opml"):
+            counts[name] = len(read_opml(data, name=name).subscriptions)  # strict XML
+        elif name.endswith((".xml", ".atom")):
             root = etree.fromstring(data)  # strict: a truncated file raises
             counts[name] = len(root.findall("channel/item")) + len(
                 root.findall("{http://www.w3.org/2005/Atom}entry")
@@ -488,7 +493,7 @@ def test_kill_9_at_random_moments_never_leaves_a_broken_output_or_state(
     titles = {e.title for e in merged.entries}
     assert f"第{KILLS - 1}轮新增头条" in titles
     # Interrupted writes leave only dot-files behind, which serve never publishes.
-    leftovers = [p.name for p in out.iterdir() if p.name not in [*OUTPUTS, "index.html"]]
+    leftovers = [p.name for p in out.iterdir() if p.name not in [*OUTPUTS, *SITE_FILES]]
     assert all(name.startswith(".") and name.endswith(".tmp") for name in leftovers), leftovers
     print(f"kill -9: {len(leftovers)} temporary files left in output/ by killed builds")
 
@@ -535,7 +540,7 @@ def test_four_concurrent_builds_serialise_and_lose_nothing(
     assert integrity(project / ".feedloom" / "state.sqlite") == "ok"
     out, ref = project / "output", reference / "output"
     check_outputs(out)
-    for name in [*OUTPUTS, "index.html"]:
+    for name in [*OUTPUTS, *SITE_FILES]:
         assert (out / name).read_bytes() == (ref / name).read_bytes(), name
     ids = {i["id"] for i in json.loads((out / "merged.json").read_bytes())["items"]}
     reference_ids = {i["id"] for i in json.loads((ref / "merged.json").read_bytes())["items"]}

@@ -520,6 +520,7 @@ TYPES = {
     "news.html": "text/html; charset=utf-8",
     "merged.xml": "application/rss+xml; charset=utf-8",
     "index.html": "text/html; charset=utf-8",
+    "feeds.opml": "text/x-opml; charset=utf-8",
 }
 
 
