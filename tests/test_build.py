@@ -308,3 +308,42 @@ def test_a_killed_builds_temporary_file_is_cleaned_up(project: Path, cli: CliRun
     )
     cli("build", "--now", LATER, check=True)
     assert not stale.exists()
+
+
+def test_first_seen_dates_of_gone_entries_are_forgotten_after_a_year(
+    project: Path, cli: CliRunner
+) -> None:
+    """A date is kept while the entry is on the page and for a year after it was first
+    seen; a headline back within that year keeps its date, after it, it is news again."""
+    page = project / "sources" / "news.txt"
+    full = page.read_text(encoding="utf-8")
+    last = "通过综合整治“内卷式”竞争 不断激发广大经营主体内生动力"
+    lines = full.splitlines(keepends=True)
+    without = "".join(line for line in lines if not line.startswith(f"- 40.{last}"))
+    assert len(without) < len(full)
+    state = project / ".feedloom" / "state.sqlite"
+
+    def build(when: str) -> dict[str, str]:
+        cli("build", "news", "--now", when, check=True)
+        items = json.loads((project / "output" / "news.json").read_bytes())["items"]
+        return {i["title"]: i["date_published"] for i in items}
+
+    def seen_rows() -> int:
+        db = sqlite3.connect(state)
+        try:
+            return db.execute("SELECT count(*) FROM seen WHERE feed LIKE 'news|%'").fetchone()[0]
+        finally:
+            db.close()
+
+    first = build("2025-01-01T00:00:00Z")[last]
+    page.write_text(without, encoding="utf-8")
+    build("2025-06-01T00:00:00Z")
+    assert seen_rows() == 40  # gone for five months: remembered
+    page.write_text(full, encoding="utf-8")
+    assert build("2025-06-02T00:00:00Z")[last] == first  # back: the same date
+    page.write_text(without, encoding="utf-8")
+    build("2026-01-02T00:00:00Z")  # a year and a day after it was first seen
+    assert seen_rows() == 39  # the 39 still on the page are kept, however old
+    page.write_text(full, encoding="utf-8")
+    dates = build("2026-01-03T00:00:00Z")
+    assert dates[last] > max(d for t, d in dates.items() if t != last)  # new again

@@ -34,6 +34,12 @@ __all__ = ["BuildReport", "FeedReport", "build_feeds", "ping_hub", "prepare"]
 
 log = logging.getLogger("feedloom.build")
 
+#: How long an entry's first-seen time outlives the entry: once no source has had it
+#: for this long after it was first seen, it is forgotten (and counts as new if it
+#: comes back). A page that changes hourly would otherwise grow the state by tens of
+#: thousands of rows a year, forever; a headline returning after a year is news again.
+FORGET_SEEN_AFTER = timedelta(days=365)
+
 
 @dataclass(frozen=True, slots=True)
 class FeedReport:
@@ -217,6 +223,13 @@ def _build_one(
                 store.put_http_state(url, state)
         for key, times in new_seen.items():
             store.record_seen(key, times)
+        for result, group in zip(results, groups, strict=True):
+            if result.error is None and not result.unchanged:
+                store.forget_seen(
+                    _seen_scope(config.name, result.key),
+                    keep=(e.id for e in group),
+                    older_than=now - FORGET_SEEN_AFTER,
+                )
         _record_status(store, config, results, now, counts)
     written: list[str] = []
     unchanged: list[str] = []
@@ -306,9 +319,7 @@ def _assemble(
         if len(results) > 1 and result.ref is not None:
             # In a merged feed every entry says where it came from.
             entries = [e if e.source else e.evolve(source=result.ref) for e in entries]
-        # First-seen is per feed: "new" means new to this feed's readers. History and
-        # HTTP state are per source, shared by every feed that reads the source.
-        scope = f"{config_name}|{result.key}"
+        scope = _seen_scope(config_name, result.key)
         known = store.first_seen(scope, [e.id for e in entries])
         fresh = _first_seen_times(
             [e for e in entries if e.id not in known], now, store.latest_seen(scope)
@@ -319,6 +330,12 @@ def _assemble(
             new_seen[scope] = fresh
         counts[result.key] = len(entries)
     return groups, new_seen, counts
+
+
+def _seen_scope(feed: str, source_key: str) -> str:
+    # First-seen is per feed: "new" means new to this feed's readers. History and
+    # HTTP state are per source, shared by every feed that reads the source.
+    return f"{feed}|{source_key}"
 
 
 def _unique_ids(entries: Sequence[Entry]) -> list[Entry]:

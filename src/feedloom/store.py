@@ -229,6 +229,21 @@ class Store:
             [(feed, eid, _ts(when)) for eid, when in times.items()],
         )
 
+    def forget_seen(self, feed: str, *, keep: Iterable[str], older_than: datetime) -> int:
+        """Forget first-seen times in ``feed`` from before ``older_than``, but ``keep``'s.
+
+        Returns:
+            How many were forgotten.
+        """
+        rows = self._db.execute(
+            "SELECT entry_id FROM seen WHERE feed = ? AND first_seen < ?",
+            (feed, _ts(older_than)),
+        ).fetchall()
+        keep = set(keep)
+        gone = [(feed, eid) for (eid,) in rows if eid not in keep]
+        self._db.executemany("DELETE FROM seen WHERE feed = ? AND entry_id = ?", gone)
+        return len(gone)
+
     # -- HTTP caching state -------------------------------------------------
 
     def http_state(self, url: str) -> dict[str, Any] | None:
