@@ -93,19 +93,10 @@ def configured_sources(feeds_dir: Path) -> dict[tuple[str, str], tuple[str, str]
     from feedloom.build import prepare
 
     return {
-        (p.config.name, adapter.key): (adapter.type, _location(adapter))
+        (p.config.name, adapter.key): (adapter.type, adapter.location)
         for p in prepare(load_feed_configs(feeds_dir))
         for adapter in p.adapters
     }
-
-
-def _location(adapter: Any) -> str:
-    # Adapters name their origin differently (a feed's URL, a page's path).
-    for name in ("location", "path", "url"):
-        value = getattr(adapter, name, None)
-        if value:
-            return str(value)
-    return str(adapter.key)
 
 
 def source_statuses(*, feeds_dir: Path, state_path: Path) -> list[tuple[SourceStatus, bool | None]]:

@@ -124,6 +124,11 @@ class Adapter(ABC):
     def key(self) -> str:
         """Stable identifier of this source in the state store."""
 
+    @property
+    def location(self) -> str:
+        """The path or URL this source reads, for people (messages, ``status``)."""
+        return self.key
+
     @abstractmethod
     def collect(self, ctx: CollectContext) -> SourceResult:
         """Read the source. Must not raise SourceError: return it in the result."""

@@ -580,9 +580,14 @@ class NewsPageSource(Adapter):
     def key(self) -> str:
         return f"page:{self.path}"
 
+    @property
+    def location(self) -> str:
+        """The page's path."""
+        return str(self.path)
+
     def collect(self, ctx: CollectContext) -> SourceResult:
         """Read and parse the page; an unreadable or unrecognisable page is an error result."""
-        location = str(self.path)
+        location = self.location
         ref = SourceRef(id=self.site_url, title=self.name or ctx.feed.title, link=self.site_url)
         try:
             page = parse_page(read_page(self.path, encoding=self.encoding), path=location)
