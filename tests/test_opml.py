@@ -161,3 +161,15 @@ def test_imported_list_builds_into_a_merged_feed(
 @given(st.text(st.characters(exclude_categories=("Cs",))))
 def test_toml_strings_round_trip(value: str) -> None:
     assert tomllib.loads(f"k = {_toml_string(value)}")["k"] == value
+
+
+@pytest.mark.parametrize("name", ["../escaped", ".hidden", "a/b", "My Subscriptions"])
+def test_a_feed_name_that_is_no_plain_file_name_is_refused(
+    project: Path, cli: CliRunner, name: str
+) -> None:
+    opml = write(project, "subs.opml", SUBSCRIPTIONS)
+    before = sorted(p.relative_to(project) for p in project.rglob("*"))
+    proc = cli("import-opml", str(opml), "--name", name, "--site-url", "https://me.example.org/")
+    assert proc.returncode == 2
+    assert "key '--name': expected a plain file name" in proc.stderr and repr(name) in proc.stderr
+    assert sorted(p.relative_to(project) for p in project.rglob("*")) == before

@@ -301,6 +301,24 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"invalid TOML: {exc}", path=str(path)) from None
 
 
+def _name_problem(name: str) -> str:
+    return (
+        "expected a plain file name (letters, digits, '-', '_'; "
+        f"no '/', '..' or leading dot), got {name!r}"
+    )
+
+
+def check_feed_name(name: str, *, key: str = "name") -> str:
+    """``name`` if it can name a feed and its output files, which never leave their folder.
+
+    Raises:
+        ConfigError: naming ``key`` and what is allowed.
+    """
+    if not _NAME_RE.match(name):
+        raise ConfigError(_name_problem(name), key=key)
+    return name
+
+
 def load_feed_config(path: Path) -> FeedConfig:
     """Read and validate one feed file.
 
@@ -312,11 +330,7 @@ def load_feed_config(path: Path) -> FeedConfig:
     t = Table(_read_toml(path), path=path)
     name = t.string("name", path.stem)
     if not _NAME_RE.match(name):
-        raise t.error(
-            "name",
-            "expected a plain file name (letters, digits, '-', '_'; "
-            f"no '/', '..' or leading dot), got {name!r}",
-        )
+        raise t.error("name", _name_problem(name))
     site_url = t.url("site_url", required=True)
     formats = t.str_list("formats") or ALL_FORMATS
     for fmt in formats:

@@ -230,13 +230,12 @@ def import_opml(
     """Write ``feeds_dir/NAME.toml`` merging every feed listed in ``opml_file``.
 
     The file is checked by the same loader and adapters ``feedloom build`` uses
-    before it is written (atomically), so what lands in ``feeds/`` always loads.
+    before it is written (atomically), so what lands in ``feeds/`` always loads. Its
+    header names the OPML file by its name only, so the same list gives the same
+    bytes wherever it is imported from.
 
     Returns:
         The feed file written, and what was read from the OPML file.
-
-    Note that ``origin`` in the header is the OPML file's name only, so the same list
-    gives the same bytes wherever it is imported from.
 
     Raises:
         InputError: the OPML file is unreadable or lists no feed.
@@ -245,10 +244,10 @@ def import_opml(
         WriteError: the feed file cannot be written.
     """
     from feedloom.build import prepare
-    from feedloom.config import load_feed_config
+    from feedloom.config import check_feed_name, load_feed_config
     from feedloom.output import publish
 
-    name = name or opml_file.stem
+    name = check_feed_name(name or opml_file.stem, key="--name")
     target = feeds_dir / f"{name}.toml"
     if target.exists() and not force:
         raise ConfigError("the feed file exists already (use --force to replace it)",
