@@ -308,9 +308,10 @@ def _author(author: Author) -> Author:
 
 def _authors(authors: tuple[Author, ...]) -> tuple[Author, ...]:
     """``authors`` with bad URIs and e-mail addresses dropped (the same tuple if none is)."""
-    fixed = tuple(_author(a) for a in authors)
-    if all(new is old for new, old in zip(fixed, authors, strict=True)):
+    # Nearly every author is fine as it is: build nothing new for those.
+    if all(_author(a) is a for a in authors):
         return authors
+    fixed = (_author(a) for a in authors)
     return tuple(a for a in fixed if a.name or a.email or a.uri)
 
 
