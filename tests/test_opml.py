@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tomllib
 from pathlib import Path
 
@@ -173,3 +174,29 @@ def test_a_feed_name_that_is_no_plain_file_name_is_refused(
     assert proc.returncode == 2
     assert "key '--name': expected a plain file name" in proc.stderr and repr(name) in proc.stderr
     assert sorted(p.relative_to(project) for p in project.rglob("*")) == before
+
+
+@requires_corpus
+def test_merge_takes_an_opml_list(
+    project: Path, cli: CliRunner, httpserver: HTTPServer, tmp_path: Path
+) -> None:
+    httpserver.expect_request("/g.rss").respond_with_data(
+        (CORPUS / "rssparser__guardian.rss").read_bytes(), content_type="application/rss+xml"
+    )
+    local = CORPUS / "rssparser__heise.atom"
+    opml = write(
+        project,
+        "mix.opml",
+        "<opml version='2.0'><body>"
+        f"<outline text='G' xmlUrl='{httpserver.url_for('/g.rss')}'/>"
+        "<outline text='local files are not subscriptions' xmlUrl='file:///etc/hosts'/>"
+        "</body></opml>",
+    )
+    out = tmp_path / "merged.json"
+    proc = cli("merge", str(local), "--opml", str(opml), "--format", "json", "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert "file:///etc/hosts" in proc.stderr and "is not http(s)" in proc.stderr
+    items = json.loads(out.read_bytes())["items"]
+    assert len(items) == 70  # 15 from the file argument + 55 from the list
+    nothing = cli("merge")
+    assert nothing.returncode == 2 and "give feeds to merge" in nothing.stderr

@@ -185,7 +185,14 @@ def check(files: tuple[Path, ...], timezone: str) -> None:
 
 
 @main.command()
-@click.argument("sources", nargs=-1, required=True)
+@click.argument("sources", nargs=-1)
+@click.option(
+    "--opml",
+    "opml_files",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Also merge every feed of this OPML subscription list (repeatable).",
+)
 @click.option(
     "-o",
     "--output",
@@ -206,6 +213,7 @@ def check(files: tuple[Path, ...], timezone: str) -> None:
 @handle_errors
 def merge(
     sources: tuple[str, ...],
+    opml_files: tuple[Path, ...],
     output_file: Path | None,
     fmt: str,
     limit: int | None,
@@ -218,6 +226,18 @@ def merge(
     from feedloom.api import merge_feeds
     from feedloom.output import publish
 
+    every = list(sources)
+    if opml_files:
+        from feedloom.opml import read_opml
+
+        for opml_file in opml_files:
+            opml = read_opml(opml_file)
+            for message in opml.skipped:
+                click.echo(f"feedloom: warning: {opml_file}: {message}", err=True)
+            every += [s.url for s in opml.subscriptions if s.url not in every]
+    if not every:
+        raise click.UsageError("give feeds to merge: URLs, files or --opml FILE")
+    sources = tuple(every)
     feed = merge_feeds(
         list(sources),
         limit=limit,
