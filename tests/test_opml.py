@@ -123,6 +123,14 @@ def test_an_unreadable_opml_names_the_file(tmp_path: Path) -> None:
         read_opml(tmp_path / "missing.opml")
 
 
+def test_a_path_as_text_or_path_and_the_bytes_read_alike(tmp_path: Path) -> None:
+    path = write(tmp_path, "subs.opml", SUBSCRIPTIONS)
+    by_path, by_text = read_opml(path), read_opml(str(path))
+    by_bytes = read_opml(path.read_bytes())
+    assert by_path == by_text == by_bytes
+    assert [s.category for s in by_path.subscriptions] == [("科技",), ("科技", "中文"), ()]
+
+
 def test_external_entities_are_never_read(tmp_path: Path) -> None:
     secret = write(tmp_path, "secret.txt", "TOP SECRET")
     doc = (

@@ -13,6 +13,7 @@ the document accepted, no network access.
 
 from __future__ import annotations
 
+import os
 import re
 import tempfile
 from collections.abc import Sequence
@@ -92,11 +93,11 @@ def _is_http_url(value: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
-def read_opml(source: Path | bytes, *, name: str | None = None) -> Opml:
+def read_opml(source: str | os.PathLike[str] | bytes, *, name: str | None = None) -> Opml:
     """Read an OPML subscription list.
 
     Args:
-        source: a file, or the document's bytes.
+        source: a file's path, or the document's bytes.
         name: how to call the document in messages (default: the path, or "OPML").
 
     Returns:
@@ -107,15 +108,16 @@ def read_opml(source: Path | bytes, *, name: str | None = None) -> Opml:
         InputError: the file cannot be read, is not well-formed XML, declares
             entities, is not OPML, or lists no feed at all.
     """
-    where = name or (str(source) if isinstance(source, Path) else "OPML")
-    if isinstance(source, Path):
+    if isinstance(source, bytes | bytearray):
+        where = name or "OPML"
+        data = bytes(source)
+    else:
+        where = name or os.fspath(source)
         try:
-            with source.open("rb") as handle:
+            with open(source, "rb") as handle:
                 data = handle.read(MAX_BYTES + 1)
         except OSError as exc:
             raise InputError(f"cannot read the OPML file ({exc.strerror})", path=where) from exc
-    else:
-        data = source
     if len(data) > MAX_BYTES:
         raise InputError(f"expected an OPML file, got over {MAX_BYTES} bytes", path=where)
     root_at = re.search(rb"<(?:[A-Za-z_][\w.-]*:)?opml\b", data)
